@@ -1,0 +1,112 @@
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Cursor } from "./Cursor.js"
+import { CheckpointError } from "./Errors.js"
+import { errorText, writeFileAtomic } from "./internal/files.js"
+
+/** What a pipeline has delivered: its cursor, and running totals kept across runs. */
+export const Checkpoint = Schema.Struct({
+  version: Schema.Literal(1),
+  pipeline: Schema.String,
+  cursor: Cursor,
+  committedAt: Schema.String,
+  exported: Schema.Number,
+  deadLettered: Schema.Number
+}).annotations({ identifier: "Checkpoint" })
+export type Checkpoint = typeof Checkpoint.Type
+
+/**
+ * Where pipelines keep their cursors, one entry per pipeline name. Small on purpose, so that a shared
+ * store (PostgreSQL, Redis) can back several runners.
+ */
+export class CheckpointStore extends Context.Tag("@featbit-export/core/CheckpointStore")<
+  CheckpointStore,
+  {
+    readonly load: (pipeline: string) => Effect.Effect<Option.Option<Checkpoint>, CheckpointError>
+    /** Durable when it returns. */
+    readonly save: (checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
+    /** Forgets a pipeline's cursor; true when there was one. */
+    readonly reset: (pipeline: string) => Effect.Effect<boolean, CheckpointError>
+  }
+>() {}
+
+const decodeCheckpoint = Schema.decodeUnknownEither(Schema.parseJson(Checkpoint))
+
+/** The file a pipeline's checkpoint lives in. */
+export const checkpointFile = (dir: string, pipeline: string): string => path.join(dir, `${pipeline}.checkpoint.json`)
+
+/**
+ * One JSON file per pipeline in `dir`, replaced atomically (temporary file, fsync, rename, fsync of the
+ * folder), so a crash at any moment leaves the previous or the new cursor, never a torn file.
+ */
+export const makeFile = (dir: string): Context.Tag.Service<CheckpointStore> => ({
+  load: (pipeline) => {
+    const file = checkpointFile(dir, pipeline)
+    return Effect.tryPromise({
+      try: () => fs.readFile(file, "utf8"),
+      catch: (cause) => cause
+    }).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf(
+        (cause) => (cause as NodeJS.ErrnoException)?.code === "ENOENT",
+        () => Effect.succeed(Option.none<string>())
+      ),
+      Effect.mapError(
+        (cause) => new CheckpointError({ message: `cannot read checkpoint ${file}: ${errorText(cause)}`, cause })
+      ),
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.succeed(Option.none<Checkpoint>()),
+          onSome: (text) =>
+            Either.match(decodeCheckpoint(text), {
+              onLeft: (issue) =>
+                Effect.fail(
+                  new CheckpointError({
+                    message: `checkpoint ${file} is damaged (${ParseResult.TreeFormatter.formatErrorSync(issue).split("\n")[0]}); restore it, or reset the pipeline with "featbit-export checkpoints <file> --reset --pipeline ${pipeline}" to export from the start`,
+                    cause: issue
+                  })
+                ),
+              onRight: (checkpoint) => Effect.succeed(Option.some(checkpoint))
+            })
+        })
+      )
+    )
+  },
+  save: (checkpoint) => {
+    const file = checkpointFile(dir, checkpoint.pipeline)
+    return Effect.tryPromise({
+      try: () => writeFileAtomic(file, JSON.stringify(checkpoint, null, 2) + "\n"),
+      catch: (cause) => new CheckpointError({ message: `cannot write checkpoint ${file}: ${errorText(cause)}`, cause })
+    })
+  },
+  reset: (pipeline) => {
+    const file = checkpointFile(dir, pipeline)
+    return Effect.tryPromise({
+      try: () =>
+        fs.rm(file).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? false : Promise.reject(error))
+        ),
+      catch: (cause) => new CheckpointError({ message: `cannot remove checkpoint ${file}: ${errorText(cause)}`, cause })
+    })
+  }
+})
+
+export const layerFile = (dir: string): Layer.Layer<CheckpointStore> => Layer.succeed(CheckpointStore, makeFile(dir))
+
+/** Keeps checkpoints in memory (tests, previews). `entries` lets a test look at what was committed. */
+export const makeMemory = (entries: Map<string, Checkpoint> = new Map()): Context.Tag.Service<CheckpointStore> => ({
+  load: (pipeline) => Effect.sync(() => Option.fromNullable(entries.get(pipeline))),
+  save: (checkpoint) => Effect.sync(() => void entries.set(checkpoint.pipeline, checkpoint)),
+  reset: (pipeline) => Effect.sync(() => entries.delete(pipeline))
+})
+
+export const layerMemory = (entries?: Map<string, Checkpoint>): Layer.Layer<CheckpointStore> =>
+  Layer.succeed(CheckpointStore, makeMemory(entries))

@@ -1,0 +1,56 @@
+import * as path from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { DeadLetterError } from "./Errors.js"
+import type { ExportEvent } from "./Event.js"
+import { appendDurably, errorText, toJson } from "./internal/files.js"
+
+/**
+ * One record that could not be exported: a row the source could not decode, or an event the destination
+ * refused for good. It keeps everything needed to fix and replay it.
+ */
+export interface DeadLetter {
+  readonly at: string
+  readonly pipeline: string
+  readonly stage: "source" | "sink"
+  readonly plugin: string
+  readonly id: string | undefined
+  readonly reason: string
+  /** The canonical event (sink rejections). */
+  readonly event?: ExportEvent
+  /** The stored row as read (source rejections). */
+  readonly row?: unknown
+}
+
+/** Where dead letters go. `append` is durable when it returns: the cursor moves past them only then. */
+export class DeadLetterStore extends Context.Tag("@featbit-export/core/DeadLetterStore")<
+  DeadLetterStore,
+  {
+    readonly append: (pipeline: string, letters: ReadonlyArray<DeadLetter>) => Effect.Effect<void, DeadLetterError>
+  }
+>() {}
+
+export const deadLetterFile = (dir: string, pipeline: string): string => path.join(dir, `${pipeline}.dead-letter.ndjson`)
+
+/** One NDJSON file per pipeline in `dir`, appended and fsynced. */
+export const makeFile = (dir: string): Context.Tag.Service<DeadLetterStore> => ({
+  append: (pipeline, letters) => {
+    if (letters.length === 0) return Effect.void
+    const file = deadLetterFile(dir, pipeline)
+    return Effect.tryPromise({
+      try: () => appendDurably(file, letters.map((letter) => toJson(letter) + "\n").join("")),
+      catch: (cause) =>
+        new DeadLetterError({ message: `cannot write dead letters to ${file}: ${errorText(cause)}`, cause })
+    })
+  }
+})
+
+export const layerFile = (dir: string): Layer.Layer<DeadLetterStore> => Layer.succeed(DeadLetterStore, makeFile(dir))
+
+export const makeMemory = (letters: Array<DeadLetter> = []): Context.Tag.Service<DeadLetterStore> => ({
+  append: (_, more) => Effect.sync(() => void letters.push(...more))
+})
+
+export const layerMemory = (letters?: Array<DeadLetter>): Layer.Layer<DeadLetterStore> =>
+  Layer.succeed(DeadLetterStore, makeMemory(letters))

@@ -1,0 +1,175 @@
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
+import * as Cursor from "./Cursor.js"
+import { type DeadLetter, DeadLetterStore } from "./DeadLetter.js"
+import { type CheckpointError, type DeadLetterError, PipelineError, type SinkError, type SourceError } from "./Errors.js"
+import { PipelineProgress } from "./Progress.js"
+import { type RetryPolicy, retrySchedule } from "./Retry.js"
+import { type Sink, type WriteResult, accepted } from "./Sink.js"
+import type { Source, SourcePage } from "./Source.js"
+
+/** Everything the engine needs to run one pipeline. */
+export interface PipelineOptions {
+  readonly name: string
+  readonly source: Source
+  readonly sink: Sink
+  /** Plugin names, for messages and dead letters. */
+  readonly sourceType: string
+  readonly sinkType: string
+  /** Rows per page asked of the source. */
+  readonly batchSize: number
+  /** Batches being written at once; the cursor still only moves over a contiguous acknowledged prefix. */
+  readonly inFlight: number
+  readonly retry: RetryPolicy
+  /** `once`: catch up and return. `follow`: catch up, wait `pollInterval`, read again, until stopped. */
+  readonly mode: "once" | "follow"
+  readonly pollInterval: Duration.DurationInput
+  /**
+   * Completing it asks for a graceful stop: no new page is read, batches in flight finish (or fail), what
+   * was acknowledged is committed, and `run` returns.
+   */
+  readonly stop?: Deferred.Deferred<void> | undefined
+  readonly progress?: PipelineProgress | undefined
+}
+
+export interface PipelineSummary {
+  readonly pipeline: string
+  readonly exported: number
+  readonly deadLettered: number
+  readonly batches: number
+  readonly retries: number
+  readonly cursor: Cursor.Cursor | undefined
+  readonly elapsedMs: number
+}
+
+interface Written {
+  readonly page: SourcePage
+  readonly result: WriteResult
+}
+
+/**
+ * Runs one pipeline: read pages from the source after the committed cursor, write each to the sink with
+ * retries, dead-letter what cannot be exported, and commit the cursor only once the sink has acknowledged
+ * the page. With several batches in flight, acknowledgements are applied in cursor order, so the committed
+ * cursor never passes a batch that has not been acknowledged.
+ */
+export const run = (
+  options: PipelineOptions
+): Effect.Effect<PipelineSummary, PipelineError, CheckpointStore | DeadLetterStore> =>
+  Effect.gen(function* () {
+    const checkpoints = yield* CheckpointStore
+    const deadLetters = yield* DeadLetterStore
+    const progress = options.progress ?? new PipelineProgress(options.name)
+    const failWith = (reason: SourceError | SinkError | CheckpointError | DeadLetterError) =>
+      new PipelineError({ pipeline: options.name, reason })
+    const sinkConcurrency = Math.max(1, Math.min(options.inFlight, options.sink.maxInFlight ?? options.inFlight))
+
+    let committed: Checkpoint | undefined = Option.getOrUndefined(
+      yield* checkpoints.load(options.name).pipe(Effect.mapError(failWith))
+    )
+    progress.cursor = committed?.cursor
+    let sequence = 0
+
+    const stopRequested = options.stop === undefined ? Effect.succeed(false) : Deferred.isDone(options.stop)
+
+    const noteRetry = (error: SourceError | SinkError) =>
+      Effect.suspend(() => {
+        if (!error.retryable) return Effect.void
+        progress.retries += 1
+        progress.lastRetry = `${error.plugin}: ${error.message}`
+        return Effect.logWarning(`${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}; retrying`)
+      })
+
+    /** Pages after the committed cursor; a transient read failure resumes after the last page read. */
+    const pages = (): Stream.Stream<SourcePage, SourceError> => {
+      let lastRead = committed?.cursor
+      return Stream.suspend(() => options.source.read(lastRead, { pageSize: options.batchSize })).pipe(
+        Stream.tap((page) => Effect.sync(() => void (lastRead = page.cursor))),
+        Stream.tapError(noteRetry),
+        Stream.retry(retrySchedule<SourceError>(options.retry))
+      )
+    }
+
+    const write = (page: SourcePage): Effect.Effect<Written, SinkError> =>
+      page.events.length === 0
+        ? Effect.succeed({ page, result: accepted })
+        : options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
+            Effect.tapError(noteRetry),
+            Effect.retry(retrySchedule<SinkError>(options.retry)),
+            Effect.map((result) => ({ page, result }))
+          )
+
+    const commit = ({ page, result }: Written): Effect.Effect<void, DeadLetterError | CheckpointError> =>
+      Effect.gen(function* () {
+        const at = new Date().toISOString()
+        const letters: Array<DeadLetter> = []
+        for (const rejection of page.rejected) {
+          letters.push({ at, pipeline: options.name, stage: "source", plugin: options.sourceType, id: rejection.id, reason: rejection.reason, row: rejection.raw })
+        }
+        for (const rejected of result.rejected) {
+          letters.push({ at, pipeline: options.name, stage: "sink", plugin: options.sinkType, id: rejected.event.id, reason: rejected.reason, event: rejected.event })
+        }
+        yield* deadLetters.append(options.name, letters)
+        const exported = page.events.length - result.rejected.length
+        const next: Checkpoint = {
+          version: 1,
+          pipeline: options.name,
+          cursor: page.cursor,
+          committedAt: at,
+          exported: (committed?.exported ?? 0) + exported,
+          deadLettered: (committed?.deadLettered ?? 0) + letters.length
+        }
+        yield* checkpoints.save(next)
+        committed = next
+        progress.cursor = next.cursor
+        progress.exported += exported
+        progress.deadLettered += letters.length
+        progress.batches += 1
+        progress.lastRetry = undefined
+      })
+
+    /** Reads until the source has caught up (or a stop is requested) and commits everything acknowledged. */
+    const catchUp: Effect.Effect<void, PipelineError> = pages().pipe(
+      Stream.mapError(failWith),
+      options.stop === undefined ? (s) => s : Stream.interruptWhen(Deferred.await(options.stop)),
+      // Read ahead while batches are being written, bounded so memory follows the page size.
+      Stream.buffer({ capacity: sinkConcurrency }),
+      Stream.mapEffect((page) => Effect.exit(write(page)), { concurrency: sinkConcurrency }),
+      Stream.runForEach((exit) =>
+        Exit.isSuccess(exit) ? commit(exit.value).pipe(Effect.mapError(failWith)) : Effect.failCause(exit.cause).pipe(Effect.mapError(failWith))
+      )
+    )
+
+    const waitForNextPoll: Effect.Effect<void> =
+      options.stop === undefined
+        ? Effect.sleep(options.pollInterval)
+        : Effect.raceFirst(Effect.sleep(options.pollInterval), Deferred.await(options.stop))
+
+    yield* Effect.logDebug(`starting after ${Cursor.format(committed?.cursor)}`)
+    while (true) {
+      progress.state = "reading"
+      yield* catchUp
+      if (options.mode === "once" || (yield* stopRequested)) break
+      progress.state = "waiting"
+      yield* waitForNextPoll
+      if (yield* stopRequested) break
+    }
+    progress.state = "stopped"
+    return {
+      pipeline: options.name,
+      exported: progress.exported,
+      deadLettered: progress.deadLettered,
+      batches: progress.batches,
+      retries: progress.retries,
+      cursor: committed?.cursor,
+      elapsedMs: Date.now() - progress.startedAt
+    }
+  }).pipe(
+    Effect.tapError(() => Effect.sync(() => options.progress && (options.progress.state = "failed"))),
+    Effect.annotateLogs("pipeline", options.name)
+  )

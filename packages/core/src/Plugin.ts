@@ -1,0 +1,67 @@
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { SinkError, SourceError } from "./Errors.js"
+import type { ExportEvent } from "./Event.js"
+import type { Sink } from "./Sink.js"
+import type { Source } from "./Source.js"
+
+/**
+ * The version of the Source/Sink contract this core implements. A plugin declares the version it was
+ * written against; the runner refuses plugins written for another one.
+ */
+export const CONTRACT_VERSION = 1
+
+/** What a plugin learns about the pipeline it runs in. */
+export interface PluginContext {
+  /** The pipeline's name (also its checkpoint key). */
+  readonly pipeline: string
+  /** The folder of the pipeline file: relative paths in a configuration are resolved against it. */
+  readonly baseDir: string
+}
+
+/**
+ * A source plugin. `config` lists the plugin's own keys (without `type`); the runner decodes the
+ * pipeline file with it, so errors point at the offending line, and secrets declared with
+ * `Schema.Redacted` are never printed. `make` opens clients in the given scope and closes them when the
+ * pipeline stops.
+ */
+export interface SourcePlugin<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
+  readonly kind: "source"
+  readonly type: string
+  readonly contract: number
+  readonly description: string
+  readonly config: Schema.Struct<Fields>
+  readonly make: (
+    config: Schema.Struct.Type<Fields>,
+    context: PluginContext
+  ) => Effect.Effect<Source, SourceError, Scope.Scope>
+}
+
+/** A sink plugin; see `SourcePlugin`. `render` shows what an event looks like at the destination (`preview`). */
+export interface SinkPlugin<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
+  readonly kind: "sink"
+  readonly type: string
+  readonly contract: number
+  readonly description: string
+  readonly config: Schema.Struct<Fields>
+  readonly make: (config: Schema.Struct.Type<Fields>, context: PluginContext) => Effect.Effect<Sink, SinkError, Scope.Scope>
+  readonly render?: (config: Schema.Struct.Type<Fields>) => (event: ExportEvent) => unknown
+}
+
+// Plugins are stored side by side whatever their config type; `any` erases it at that one point.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySourcePlugin = SourcePlugin<any>
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySinkPlugin = SinkPlugin<any>
+export type AnyPlugin = AnySourcePlugin | AnySinkPlugin
+
+/** Declares a source plugin written against this core's contract. */
+export const defineSource = <Fields extends Schema.Struct.Fields>(
+  definition: Omit<SourcePlugin<Fields>, "kind" | "contract">
+): SourcePlugin<Fields> => ({ kind: "source", contract: CONTRACT_VERSION, ...definition })
+
+/** Declares a sink plugin written against this core's contract. */
+export const defineSink = <Fields extends Schema.Struct.Fields>(
+  definition: Omit<SinkPlugin<Fields>, "kind" | "contract">
+): SinkPlugin<Fields> => ({ kind: "sink", contract: CONTRACT_VERSION, ...definition })

@@ -1,0 +1,49 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { DurationSetting } from "./Settings.js"
+
+/** The `retry` block of a pipeline: how transient failures of its source and sink are retried. */
+export const RetryPolicy = Schema.Struct({
+  initialDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(200) }).annotations({
+    description: "Upper bound of the first wait; each retry doubles it (default 200ms)"
+  }),
+  maxDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(30) }).annotations({
+    description: "No wait is longer than this, except when the destination asks for longer (default 30s)"
+  }),
+  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 10 }).annotations({
+    description: "Retries of one batch or one read before the pipeline stops (default 10)"
+  })
+}).annotations({ identifier: "RetryPolicy" })
+export type RetryPolicy = typeof RetryPolicy.Type
+
+export const defaultRetryPolicy: RetryPolicy = Schema.decodeSync(RetryPolicy)({})
+
+/** What the schedule needs to know about a failure. */
+export interface RetryableFailure {
+  readonly retryable: boolean
+  readonly retryAfter?: Duration.Duration | undefined
+}
+
+/**
+ * Exponential backoff with full jitter: the n-th wait is uniform in `[0, min(maxDelay, initialDelay * 2^n))`,
+ * so many runners retrying at once spread out instead of hitting the destination together. A failure that
+ * carries `retryAfter` (HTTP `Retry-After`, a broker's "wait 4 seconds") waits exactly that long.
+ * Stops at the first failure that is not retryable, or after `maxRetries` retries.
+ */
+export const retrySchedule = <E extends RetryableFailure>(policy: RetryPolicy): Schedule.Schedule<E, E> =>
+  Schedule.exponential(policy.initialDelay, 2).pipe(
+    Schedule.zipRight(Schedule.identity<E>()),
+    Schedule.whileInput((failure: E) => failure.retryable),
+    Schedule.modifyDelayEffect((failure: E, delay) =>
+      failure.retryAfter !== undefined
+        ? Effect.succeed(failure.retryAfter)
+        : Random.nextRange(0, Math.min(Duration.toMillis(policy.maxDelay), Duration.toMillis(delay))).pipe(
+            Effect.map(Duration.millis)
+          )
+    ),
+    Schedule.intersect(Schedule.recurs(policy.maxRetries)),
+    Schedule.map(([failure]) => failure)
+  )

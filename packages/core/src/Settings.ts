@@ -1,0 +1,33 @@
+import * as Duration from "effect/Duration"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
+const durationText = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/
+
+/**
+ * A duration in a pipeline file: a number of milliseconds, or text such as `500ms`, `30s`, `5m`, `1h`.
+ */
+export const DurationSetting = Schema.transformOrFail(
+  Schema.Union(Schema.NonNegative, Schema.String).annotations({
+    description: "milliseconds, or a number with a unit: 500ms, 30s, 5m, 1h"
+  }),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number") return ParseResult.succeed(Duration.millis(input))
+      const match = durationText.exec(input)
+      if (match === null) {
+        return ParseResult.fail(
+          new ParseResult.Type(ast, input, `Expected a duration such as 500ms, 30s, 5m or 1h, actual ${JSON.stringify(input)}`)
+        )
+      }
+      return ParseResult.succeed(Duration.millis(Number(match[1]) * units[match[2]!]!))
+    },
+    encode: (duration) => ParseResult.succeed(Duration.toMillis(duration))
+  }
+).annotations({ identifier: "Duration" })
+
+/** A whole number of at least 1. */
+export const PositiveInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))

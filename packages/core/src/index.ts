@@ -1,0 +1,32 @@
+/** Microsecond UTC instants in one sortable text form. */
+export * as Timestamp from "./Timestamp.js"
+/** The canonical FeatBit events every sink receives. */
+export * from "./Event.js"
+/** Decoding FeatBit's stored rows and documents into canonical events. */
+export * from "./FeatBitRow.js"
+/** Keyset positions `(timestamp, id)`. */
+export * as Cursor from "./Cursor.js"
+/** Typed failures. */
+export * from "./Errors.js"
+/** The Source contract. */
+export * from "./Source.js"
+/** The Sink contract. */
+export * from "./Sink.js"
+/** The plugin contract and its version. */
+export * from "./Plugin.js"
+/** Retry policy: exponential backoff, full jitter, cap, Retry-After. */
+export * from "./Retry.js"
+/** Durations and counts in pipeline files. */
+export * from "./Settings.js"
+/** Where pipelines keep their cursors. */
+export * as CheckpointStore from "./CheckpointStore.js"
+/** Where records that cannot be exported go. */
+export * as DeadLetter from "./DeadLetter.js"
+/** `${VAR}` interpolation. */
+export * from "./Interpolate.js"
+/** Live counters of a running pipeline. */
+export * from "./Progress.js"
+/** The pipeline engine. */
+export * as Pipeline from "./Pipeline.js"
+/** Pipeline files: YAML, schema, locations of errors, JSON Schema. */
+export * as PipelineFile from "./PipelineFile.js"
