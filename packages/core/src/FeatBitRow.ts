@@ -1,5 +1,6 @@
 import * as Either from "effect/Either"
 import type { EventUser, ExportEvent } from "./Event.js"
+import { errorText, toJson } from "./internal/files.js"
 import type { Timestamp } from "./Timestamp.js"
 
 /**
@@ -68,7 +69,8 @@ const tagsOf = (properties: Readonly<Record<string, unknown>>): Record<string, s
   for (const key in properties) {
     if (tagKey.test(key)) {
       const value = properties[key]
-      tags[key] = typeof value === "string" ? value : JSON.stringify(value)
+      if (value === undefined || value === null) continue
+      tags[key] = typeof value === "string" ? value : typeof value === "object" ? toJson(value) : String(value)
     }
   }
   return tags
@@ -79,8 +81,9 @@ const numberOf = (properties: Readonly<Record<string, unknown>>, key: string): n
   if (typeof value === "number" && Number.isFinite(value)) return value
   if (typeof value === "bigint") return Number(value)
   if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value)
-  // BSON Int64 / Decimal128 values arrive as objects that know how to become numbers.
-  if (typeof value === "object" && value !== null && "toString" in value) {
+  // BSON Int64 / Decimal128 values (when the driver does not promote them) arrive as objects that know how
+  // to become numbers; nothing else that is an object does.
+  if (typeof value === "object" && value !== null && "_bsontype" in value) {
     const parsed = Number(String(value))
     if (Number.isFinite(parsed)) return parsed
   }
@@ -143,7 +146,7 @@ const decode = (row: FeatBitRow): ExportEvent => {
 }
 
 /**
- * Decodes one stored FeatBit event into the canonical event, or says why it cannot. Hand-written rather
+ * Decodes one stored FeatBit event into the canonical event, or says why it cannot; never throws. Hand-written rather
  * than `Schema.decode` because it runs once per exported row; the result always satisfies the
  * `ExportEvent` schema (the tests check that).
  */
@@ -151,9 +154,8 @@ export const decodeFeatBitRow = (row: FeatBitRow): Either.Either<ExportEvent, Re
   try {
     return Either.right(decode(row))
   } catch (problem) {
-    if (problem instanceof RowProblem) {
-      return Either.left({ id: typeof row.id === "string" ? row.id : undefined, reason: problem.reason, raw: row })
-    }
-    throw problem
+    // Whatever went wrong, this row goes to the dead-letter file: one odd row must not stop the pipeline.
+    const reason = problem instanceof RowProblem ? problem.reason : `cannot decode the row: ${errorText(problem)}`
+    return Either.left({ id: typeof row.id === "string" ? row.id : undefined, reason, raw: row })
   }
 }

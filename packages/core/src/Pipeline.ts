@@ -136,7 +136,9 @@ export const run = (
     /** Reads until the source has caught up (or a stop is requested) and commits everything acknowledged. */
     const catchUp: Effect.Effect<void, PipelineError> = pages().pipe(
       Stream.mapError(failWith),
-      options.stop === undefined ? (s) => s : Stream.interruptWhen(Deferred.await(options.stop)),
+      // A stop ends reading: a read in progress is interrupted, and a page read before the stop (waiting for
+      // room in the buffer) is the last one taken.
+      (s) => (options.stop === undefined ? s : s.pipe(Stream.interruptWhen(Deferred.await(options.stop)), Stream.takeUntilEffect(() => Deferred.isDone(options.stop!)))),
       // Read ahead while batches are being written, bounded so memory follows the page size.
       Stream.buffer({ capacity: sinkConcurrency }),
       Stream.mapEffect((page) => Effect.exit(write(page)), { concurrency: sinkConcurrency }),

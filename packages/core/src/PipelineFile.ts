@@ -26,10 +26,10 @@ export const PipelineName = Schema.String.pipe(
 )
 
 const BatchSettings = Schema.Struct({
-  size: Schema.optionalWith(PositiveInt, { default: () => 1000 }).annotations({
+  size: Schema.optionalWith(PositiveInt, { default: () => 1000, exact: true }).annotations({
     description: "Rows per page read from the source, and so events per batch (default 1000)"
   }),
-  inFlight: Schema.optionalWith(PositiveInt, { default: () => 4 }).annotations({
+  inFlight: Schema.optionalWith(PositiveInt, { default: () => 4, exact: true }).annotations({
     description: "Batches written at once, if the sink allows it (default 4)"
   })
 })
@@ -37,12 +37,12 @@ const BatchSettings = Schema.Struct({
 /** The keys every pipeline has, whatever its source and sink. */
 export const pipelineSettings = {
   name: PipelineName.annotations({ description: "Unique in the file; also the checkpoint's name" }),
-  batch: Schema.optionalWith(BatchSettings, { default: () => ({ size: 1000, inFlight: 4 }) }),
-  retry: Schema.optionalWith(RetryPolicy, { default: () => defaultRetryPolicy }),
-  mode: Schema.optionalWith(Schema.Literal("follow", "once"), { default: () => "follow" as const }).annotations({
+  batch: Schema.optionalWith(BatchSettings, { default: () => ({ size: 1000, inFlight: 4 }), exact: true }),
+  retry: Schema.optionalWith(RetryPolicy, { default: () => defaultRetryPolicy, exact: true }),
+  mode: Schema.optionalWith(Schema.Literal("follow", "once"), { default: () => "follow" as const, exact: true }).annotations({
     description: "follow: keep polling for new events (default); once: catch up and stop"
   }),
-  pollInterval: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(5) }).annotations({
+  pollInterval: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(5), exact: true }).annotations({
     description: "In follow mode, the wait between two reads once caught up (default 5s)"
   })
 }
@@ -66,10 +66,11 @@ const configUnion = (plugins: ReadonlyArray<AnySourcePlugin | AnySinkPlugin>): S
 /** The schema of a whole pipeline file, composed from the plugins' own config schemas. */
 export const pipelineFileSchema = (plugins: PluginRegistry) =>
   Schema.Struct({
-    state: Schema.optional(
+    state: Schema.optionalWith(
       Schema.String.annotations({
         description: "Folder for checkpoints and dead letters, relative to this file (default .featbit-export)"
-      })
+      }),
+      { exact: true }
     ),
     pipelines: Schema.NonEmptyArray(
       Schema.Struct({
@@ -105,7 +106,10 @@ export const jsonSchema = (plugins: PluginRegistry): object => ({
   title: "featbit-export pipeline file"
 })
 
-const secretKey = /key|secret|password|token|connection|credential|url/i
+const secretKey = /key|secret|password|token|connection|credential|url|auth|sas|dsn/i
+
+// What a YAML 1.2 core schema reads as a number or a boolean; anything else from the environment stays text.
+const numberOrBoolean = /^(?:[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false)$/
 
 type Path = Array<string | number>
 
@@ -152,16 +156,18 @@ const keyPath = (ancestors: ReadonlyArray<unknown>, node: unknown): Path => {
 
 /**
  * Replaces environment references in string scalars, after parsing, so a value can never change the
- * structure of the file and every error keeps its line. A plain (unquoted) scalar is typed again after
- * substitution, so `port: ${PORT}` is a number.
+ * structure of the file and every error keeps its line. A plain (unquoted) scalar that becomes a number or
+ * a boolean is typed again, so `port: ${PORT}` is a number; `retyped` remembers the text, in case the key
+ * wanted text after all (a write key made of digits).
  */
 const interpolateDocument = (
   doc: YAML.Document,
   lines: YAML.LineCounter,
   env: Readonly<Record<string, string | undefined>>
-): { issues: Array<ConfigIssue>; fromEnv: Set<YAML.Node> } => {
+): { issues: Array<ConfigIssue>; fromEnv: Set<YAML.Node>; retyped: Map<YAML.Scalar, string> } => {
   const issues: Array<ConfigIssue> = []
   const fromEnv = new Set<YAML.Node>()
+  const retyped = new Map<YAML.Scalar, string>()
   YAML.visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === "key" || typeof node.value !== "string" || !node.value.includes("$")) return
@@ -170,39 +176,48 @@ const interpolateDocument = (
         issues.push({ path: keyPath(ancestors, node), message: result.message, ...position(lines, node) })
         return
       }
-      if (!result.substituted) {
-        node.value = result.value
-        return
-      }
-      fromEnv.add(node)
-      if (node.type === "PLAIN") {
-        const typed: unknown = result.value.trim() === "" ? result.value : YAML.parse(result.value)
-        node.value = typeof typed === "number" || typeof typed === "boolean" ? typed : result.value
-      } else {
-        node.value = result.value
+      if (result.substituted) fromEnv.add(node)
+      node.value = result.value
+      if (result.substituted && node.type === "PLAIN" && numberOrBoolean.test(result.value)) {
+        const typed: unknown = YAML.parse(result.value)
+        if (typeof typed === "boolean" || (typeof typed === "number" && Number.isSafeInteger(Math.trunc(typed)))) {
+          retyped.set(node, result.value)
+          node.value = typed
+        }
       }
     }
   })
-  return { issues, fromEnv }
+  return { issues, fromEnv, retyped }
 }
+
+const startsWith = (path: ReadonlyArray<PropertyKey>, prefix: ReadonlyArray<PropertyKey>) =>
+  prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i]))
 
 const schemaIssues = (
   error: ParseResult.ParseError,
   doc: YAML.Document,
   lines: YAML.LineCounter,
   fromEnv: Set<YAML.Node>
-): Array<ConfigIssue> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+): Array<ConfigIssue> => {
+  const all = ParseResult.ArrayFormatter.formatErrorSync(error)
+  // An optional key is `T | undefined` to the schema: a wrong value there also yields "Expected undefined"
+  // issues at the key and its parent, which only repeat the real one.
+  const useful = all.filter(
+    (issue) => !(issue.message.startsWith("Expected undefined") && all.some((other) => other !== issue && startsWith(other.path, issue.path) && !other.message.startsWith("Expected undefined")))
+  )
+  return useful.map((issue) => {
     const node = locate(doc, issue.path, issue._tag === "Unexpected")
     const keyName = String(issue.path[issue.path.length - 1] ?? "")
-    // Never echo a value that may be a secret: one from the environment, or under a secret-looking key.
-    const hideValue = (node !== undefined && fromEnv.has(node)) || secretKey.test(keyName)
+    // Never echo a value that may be a secret: one from the environment, one under a secret-looking key, or
+    // a whole block (which may hold either).
+    const hideValue = (node !== undefined && (fromEnv.has(node) || YAML.isCollection(node))) || secretKey.test(keyName)
     let message = issue.message
     if (issue._tag === "Unexpected") message = `unknown key; ${message.replace(/^is unexpected, expected:/, "expected one of:")}`
     if (issue._tag === "Missing") message = "is required but missing"
     if (hideValue) message = message.replace(/, actual [\s\S]*$/, " (the value is not shown)")
     return { path: issue.path as Path, message, ...position(lines, node) }
   })
+}
 
 export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
@@ -222,43 +237,61 @@ export const parse = (
   const fail = (issues: ReadonlyArray<ConfigIssue>) => Either.left(new ConfigError({ file, issues }))
   if (doc.errors.length > 0) {
     return fail(
-      doc.errors.map((error) => ({
-        path: [],
-        message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-        line: error.linePos?.[0].line,
-        column: error.linePos?.[0].col
-      }))
+      doc.errors.map((error) => {
+        const { line, col } = lines.linePos(error.pos[0])
+        return { path: [], message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""), line, column: col }
+      })
     )
   }
   if (doc.contents === null) return fail([{ path: [], message: "the file is empty: it needs a top-level 'pipelines:' list" }])
-  const { issues, fromEnv } = interpolateDocument(doc, lines, options.env ?? process.env)
-  if (issues.length > 0) return fail(issues)
+  const { issues: envIssues, fromEnv, retyped } = interpolateDocument(doc, lines, options.env ?? process.env)
 
-  const decoded = Schema.decodeUnknownEither(pipelineFileSchema(plugins), { errors: "all", onExcessProperty: "error" })(
-    doc.toJS({ maxAliasCount: 100 })
-  )
-  if (Either.isLeft(decoded)) return fail(schemaIssues(decoded.left, doc, lines, fromEnv))
+  const decode = Schema.decodeUnknownEither(pipelineFileSchema(plugins), { errors: "all", onExcessProperty: "error" })
+  let decoded = decode(doc.toJS({ maxAliasCount: 100 }))
+  if (Either.isLeft(decoded) && retyped.size > 0) {
+    // A value from the environment read as a number where the key wants text: give it back its text.
+    let changed = false
+    for (const issue of ParseResult.ArrayFormatter.formatErrorSync(decoded.left)) {
+      const node = locate(doc, issue.path, false)
+      const text = YAML.isScalar(node) ? retyped.get(node) : undefined
+      if (YAML.isScalar(node) && text !== undefined) {
+        node.value = text
+        changed = true
+      }
+    }
+    if (changed) decoded = decode(doc.toJS({ maxAliasCount: 100 }))
+  }
 
-  const seen = new Map<string, number>()
   const duplicates: Array<ConfigIssue> = []
-  decoded.right.pipelines.forEach((pipeline, index) => {
-    const first = seen.get(pipeline.name)
-    if (first !== undefined) {
-      const at = ["pipelines", index, "name"]
-      duplicates.push({
-        path: at,
-        message: `pipeline name ${JSON.stringify(pipeline.name)} is already used by pipelines[${first}]; names must be unique (each names a checkpoint)`,
-        ...position(lines, locate(doc, at, false))
-      })
-    } else seen.set(pipeline.name, index)
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 })
+  const rawPipelines = typeof raw === "object" && raw !== null && Array.isArray((raw as { pipelines?: unknown }).pipelines) ? ((raw as { pipelines: Array<unknown> }).pipelines) : []
+  const seen = new Map<string, number>()
+  rawPipelines.forEach((pipeline, index) => {
+    const name = typeof pipeline === "object" && pipeline !== null ? (pipeline as { name?: unknown }).name : undefined
+    if (typeof name !== "string") return
+    const first = seen.get(name)
+    if (first === undefined) return void seen.set(name, index)
+    const at = ["pipelines", index, "name"]
+    duplicates.push({
+      path: at,
+      message: `pipeline name ${JSON.stringify(name)} is already used by pipelines[${first}]; names must be unique (each names a checkpoint)`,
+      ...position(lines, locate(doc, at, false))
+    })
   })
-  if (duplicates.length > 0) return fail(duplicates)
+
+  // A key whose environment variable is missing has no value to check: report the variable only.
+  const fromSchema = Either.isLeft(decoded)
+    ? schemaIssues(decoded.left, doc, lines, fromEnv).filter((issue) => !envIssues.some((envIssue) => startsWith(issue.path, envIssue.path)))
+    : []
+  const issues = [...envIssues, ...fromSchema, ...duplicates].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
+  if (issues.length > 0 || Either.isLeft(decoded)) return fail(issues)
+  const valid = decoded.right
 
   const baseDir = path.dirname(path.resolve(file))
   const stateDir = path.resolve(
-    options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, decoded.right.state ?? ".featbit-export")
+    options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, valid.state ?? ".featbit-export")
   )
-  return Either.right({ file, baseDir, stateDir, pipelines: decoded.right.pipelines as ReadonlyArray<PipelineConfig> })
+  return Either.right({ file, baseDir, stateDir, pipelines: valid.pipelines as ReadonlyArray<PipelineConfig> })
 }
 
 /** Reads and decodes a pipeline file. */

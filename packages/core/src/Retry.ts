@@ -7,13 +7,13 @@ import { DurationSetting } from "./Settings.js"
 
 /** The `retry` block of a pipeline: how transient failures of its source and sink are retried. */
 export const RetryPolicy = Schema.Struct({
-  initialDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(200) }).annotations({
+  initialDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(200), exact: true }).annotations({
     description: "Upper bound of the first wait; each retry doubles it (default 200ms)"
   }),
-  maxDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(30) }).annotations({
+  maxDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(30), exact: true }).annotations({
     description: "No wait is longer than this, except when the destination asks for longer (default 30s)"
   }),
-  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 10 }).annotations({
+  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 10, exact: true }).annotations({
     description: "Retries of one batch or one read before the pipeline stops (default 10)"
   })
 }).annotations({ identifier: "RetryPolicy" })

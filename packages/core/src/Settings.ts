@@ -9,7 +9,7 @@ const durationText = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/
  * A duration in a pipeline file: a number of milliseconds, or text such as `500ms`, `30s`, `5m`, `1h`.
  */
 export const DurationSetting = Schema.transformOrFail(
-  Schema.Union(Schema.NonNegative, Schema.String).annotations({
+  Schema.Union(Schema.NonNegative, Schema.String.annotations({ jsonSchema: { type: "string", pattern: durationText.source } })).annotations({
     description: "milliseconds, or a number with a unit: 500ms, 30s, 5m, 1h"
   }),
   Schema.DurationFromSelf,

@@ -7,8 +7,15 @@ import * as Schema from "effect/Schema"
  * strings in one fixed-width format. Fixed width makes string order equal time order, which is what keyset
  * cursors compare.
  */
+/** True when the text names a real instant: Date.parse accepts 2024-02-31, so the date must survive a round trip. */
+const isRealInstant = (text: string): boolean => {
+  const millis = Date.parse(text.slice(0, 23) + "Z")
+  return !Number.isNaN(millis) && new Date(millis).toISOString().slice(0, 23) === text.slice(0, 23)
+}
+
 export const Timestamp = Schema.String.pipe(
   Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
+  Schema.filter((text) => isRealInstant(text) || "not a real date and time"),
   Schema.brand("Timestamp"),
   Schema.annotations({
     identifier: "Timestamp",
@@ -23,8 +30,9 @@ const loose = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-
 
 /** The instant `micros` microseconds after the Unix epoch. */
 export const fromMicros = (micros: bigint): Timestamp => {
-  const millis = micros / 1000n
-  const rest = micros % 1000n
+  // Floor division, so instants before 1970 keep a positive sub-millisecond part.
+  const rest = ((micros % 1000n) + 1000n) % 1000n
+  const millis = (micros - rest) / 1000n
   const iso = new Date(Number(millis)).toISOString() // 2023-12-12T07:42:13.320Z
   return (iso.slice(0, 23) + rest.toString().padStart(3, "0") + "Z") as Timestamp
 }
@@ -44,15 +52,16 @@ export const toMicros = (timestamp: Timestamp): bigint =>
  * (digits past the sixth are cut, never rounded up). Returns `undefined` for anything else.
  */
 export const parse = (input: string): Timestamp | undefined => {
-  if (canonical.test(input)) return input as Timestamp
+  if (canonical.test(input)) return isRealInstant(input) ? (input as Timestamp) : undefined
   const match = loose.exec(input.trim())
   if (match === null) return undefined
   const [, date, time, fraction = "", zone = "Z"] = match
   const micros = (fraction + "000000").slice(0, 6)
   if (zone === "Z" || zone === "+00:00" || zone === "+0000" || zone === "-00:00") {
     const candidate = `${date}T${time}.${micros}Z`
-    return Number.isNaN(Date.parse(candidate)) ? undefined : (candidate as Timestamp)
+    return isRealInstant(candidate) ? (candidate as Timestamp) : undefined
   }
+  if (!isRealInstant(`${date}T${time}.000Z`)) return undefined
   const millis = Date.parse(`${date}T${time}${zone.length === 5 ? zone.slice(0, 3) + ":" + zone.slice(3) : zone}`)
   if (Number.isNaN(millis)) return undefined
   return fromMicros(BigInt(millis) * 1000n + BigInt(micros))

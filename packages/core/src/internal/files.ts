@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 
@@ -8,15 +9,20 @@ import * as path from "node:path"
 export const writeFileAtomic = async (file: string, contents: string): Promise<void> => {
   const dir = path.dirname(file)
   await fs.mkdir(dir, { recursive: true })
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
-  const handle = await fs.open(temporary, "w")
+  const temporary = path.join(dir, `.${path.basename(file)}.${randomUUID()}.tmp`)
   try {
-    await handle.writeFile(contents, "utf8")
-    await handle.sync()
-  } finally {
-    await handle.close()
+    const handle = await fs.open(temporary, "w")
+    try {
+      await handle.writeFile(contents, "utf8")
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fs.rename(temporary, file)
+  } catch (error) {
+    await fs.rm(temporary, { force: true })
+    throw error
   }
-  await fs.rename(temporary, file)
   await syncDirectory(dir)
 }
 
@@ -30,9 +36,13 @@ export const syncDirectory = async (dir: string): Promise<void> => {
   }
 }
 
-/** Appends `contents` to `file` and fsyncs before returning. */
+/** Appends `contents` to `file` and fsyncs before returning (the folder too, when the file is new). */
 export const appendDurably = async (file: string, contents: string): Promise<void> => {
   await fs.mkdir(path.dirname(file), { recursive: true })
+  const existed = await fs.stat(file).then(
+    () => true,
+    () => false
+  )
   const handle = await fs.open(file, "a")
   try {
     await handle.writeFile(contents, "utf8")
@@ -40,6 +50,7 @@ export const appendDurably = async (file: string, contents: string): Promise<voi
   } finally {
     await handle.close()
   }
+  if (!existed) await syncDirectory(path.dirname(file))
 }
 
 /** JSON that never throws on the values stores hand out: bigint becomes a string. */

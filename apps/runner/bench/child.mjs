@@ -1,0 +1,72 @@
+// One measurement in its own process, so that its peak RSS is its own. Prints one JSON line.
+//   node child.mjs engine <count> <dir>   generate -> engine -> file sink (the real pipeline)
+//   node child.mjs bare <count> <dir>     the same events generated, serialised and written by a bare loop
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { CheckpointStore, DeadLetter, Pipeline, RetryPolicy, decodeFeatBitRow } from "@featbit-export/core"
+import { FileSink } from "@featbit-export/sink-file"
+import { GenerateSource, generateRows } from "@featbit-export/source-generate"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+
+const [mode, countText, dir, batchText = "5000"] = process.argv.slice(2)
+const count = Number(countText)
+const batchSize = Number(batchText)
+const seed = 7
+fs.mkdirSync(dir, { recursive: true })
+const file = path.join(dir, `${mode}.ndjson`)
+fs.rmSync(file, { force: true })
+
+const bare = () => {
+  // Same generator, same decoding into canonical events, same serialisation, and the same durability:
+  // one write and one fsync per batch of `batchSize` events.
+  const fd = fs.openSync(file, "a")
+  let lines = []
+  for (const row of generateRows({ count, seed })) {
+    const decoded = decodeFeatBitRow(row)
+    if (decoded._tag === "Right") lines.push(JSON.stringify(decoded.right))
+    if (lines.length === batchSize) {
+      fs.writeSync(fd, lines.join("\n") + "\n")
+      fs.fsyncSync(fd)
+      lines = []
+    }
+  }
+  if (lines.length > 0) {
+    fs.writeSync(fd, lines.join("\n") + "\n")
+    fs.fsyncSync(fd)
+  }
+  fs.closeSync(fd)
+}
+
+const engine = () =>
+  Effect.gen(function* () {
+    const context = { pipeline: "bench", baseDir: dir }
+    const source = yield* GenerateSource.make(Schema.decodeUnknownSync(GenerateSource.config)({ count, seed }), context)
+    const sink = yield* FileSink.make(Schema.decodeUnknownSync(FileSink.config)({ path: file }), context)
+    return yield* Pipeline.run({
+      name: "bench",
+      source,
+      sink,
+      sourceType: "generate",
+      sinkType: "file",
+      batchSize,
+      inFlight: 4,
+      retry: Schema.decodeSync(RetryPolicy)({}),
+      mode: "once",
+      pollInterval: 1000
+    })
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(Layer.merge(CheckpointStore.layerFile(path.join(dir, `state-${mode}`)), DeadLetter.layerFile(path.join(dir, `state-${mode}`)))),
+    Effect.runPromise
+  )
+
+fs.rmSync(path.join(dir, `state-${mode}`), { recursive: true, force: true })
+const started = process.hrtime.bigint()
+if (mode === "bare") bare()
+else await engine()
+const ms = Number(process.hrtime.bigint() - started) / 1e6
+const lines = fs.readFileSync(file, "utf8").split("\n").length - 1
+fs.rmSync(file, { force: true })
+console.log(JSON.stringify({ mode, count, lines, ms, eventsPerSecond: Math.round((lines * 1000) / ms), maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }))

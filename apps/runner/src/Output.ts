@@ -1,0 +1,97 @@
+import type { PipelineProgress } from "@featbit-export/core"
+import { Cursor } from "@featbit-export/core"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Schedule from "effect/Schedule"
+
+/**
+ * Where a person (or a log collector) sees what the runner does. On a terminal: readable lines and one
+ * progress line redrawn in place. Otherwise: one JSON object per line, for log pipelines. Everything goes to
+ * stderr, so stdout carries only data (`preview`, `schema`).
+ */
+export interface Output {
+  readonly interactive: boolean
+  readonly logger: Logger.Logger<unknown, void>
+  /** Writes one human line, or one JSON record when not interactive. */
+  readonly report: (text: string, record: Record<string, unknown>) => void
+  readonly setStatus: (line: string | undefined) => void
+}
+
+const number = new Intl.NumberFormat("en-US")
+export const formatCount = (n: number): string => number.format(Math.round(n))
+
+export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interactive = stream.isTTY === true): Output => {
+  let status: string | undefined
+  const clear = () => {
+    if (interactive && status !== undefined) stream.write("\r\x1b[2K")
+  }
+  const redraw = () => {
+    if (interactive && status !== undefined) stream.write(status)
+  }
+  const writeLine = (line: string) => {
+    clear()
+    stream.write(line + "\n")
+    redraw()
+  }
+  const logger = Logger.make<unknown, void>(({ logLevel, message, annotations, date }) => {
+    const text = (Array.isArray(message) ? message : [message]).map((part) => (typeof part === "string" ? part : String(part))).join(" ")
+    const pipeline = HashMap.get(annotations, "pipeline")
+    const name = pipeline._tag === "Some" ? String(pipeline.value) : undefined
+    if (interactive) {
+      const level = logLevel === LogLevel.Info ? "" : `${logLevel.label} `
+      writeLine(`${date.toISOString().slice(11, 19)} ${level}${name === undefined ? "" : `[${name}] `}${text}`)
+    } else {
+      writeLine(JSON.stringify({ time: date.toISOString(), level: logLevel.label.toLowerCase(), ...(name === undefined ? {} : { pipeline: name }), message: text }))
+    }
+  })
+  return {
+    interactive,
+    logger,
+    report: (text, record) => writeLine(interactive ? text : JSON.stringify({ time: new Date().toISOString(), level: "info", ...record })),
+    setStatus: (line) => {
+      clear()
+      status = line === undefined ? undefined : line.slice(0, Math.max(20, (stream.columns ?? 120) - 1))
+      redraw()
+    }
+  }
+}
+
+/** Shows progress: the terminal line every second, or a JSON record every `recordEvery` when not interactive. */
+export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineProgress>, recordEvery = 10) =>
+  Effect.gen(function* () {
+    const last = new Map<string, { exported: number; at: number }>()
+    let tick = 0
+    const render = Effect.sync(() => {
+      tick += 1
+      const now = Date.now()
+      const parts = progresses.map((p) => {
+        const previous = last.get(p.pipeline) ?? { exported: 0, at: p.startedAt }
+        const rate = ((p.exported - previous.exported) * 1000) / Math.max(1, now - previous.at)
+        last.set(p.pipeline, { exported: p.exported, at: now })
+        return { p, rate }
+      })
+      if (output.interactive) {
+        output.setStatus(
+          parts
+            .map(({ p, rate }) => `${p.pipeline}: ${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered, ${p.state}${p.lastRetry === undefined ? "" : " (retrying)"}`)
+            .join(" | ")
+        )
+      } else if (tick % recordEvery === 0) {
+        for (const { p, rate } of parts) {
+          output.report("", {
+            pipeline: p.pipeline,
+            message: "progress",
+            state: p.state,
+            exported: p.exported,
+            eventsPerSecond: Math.round(rate),
+            deadLettered: p.deadLettered,
+            retries: p.retries,
+            cursor: p.cursor === undefined ? null : Cursor.format(p.cursor)
+          })
+        }
+      }
+    })
+    yield* render.pipe(Effect.repeat(Schedule.spaced("1 second")))
+  }).pipe(Effect.ensuring(Effect.sync(() => output.setStatus(undefined))))

@@ -1,0 +1,22 @@
+import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
+import { FileSink } from "@featbit-export/sink-file"
+import { GenerateSource } from "@featbit-export/source-generate"
+
+/** The plugins that ship with the runner, found by `type`. */
+export const builtins: PipelineFile.PluginRegistry = {
+  sources: [GenerateSource as AnySourcePlugin],
+  sinks: [FileSink as AnySinkPlugin]
+}
+
+export const findSource = (registry: PipelineFile.PluginRegistry, type: string): AnySourcePlugin => {
+  const plugin = registry.sources.find((candidate) => candidate.type === type)
+  // The pipeline file was decoded with this registry, so every type in it is known.
+  if (plugin === undefined) throw new Error(`no source plugin of type ${type}`)
+  return plugin
+}
+
+export const findSink = (registry: PipelineFile.PluginRegistry, type: string): AnySinkPlugin => {
+  const plugin = registry.sinks.find((candidate) => candidate.type === type)
+  if (plugin === undefined) throw new Error(`no sink plugin of type ${type}`)
+  return plugin
+}

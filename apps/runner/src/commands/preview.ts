@@ -1,0 +1,55 @@
+import { CheckpointStore, type ConfigError, Cursor, type PipelineFile } from "@featbit-export/core"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { Args } from "../Args.js"
+import { displayJson } from "../Display.js"
+import type { Output } from "../Output.js"
+import { loadFile, openSource, selectPipelines } from "../Pipelines.js"
+import { findSink } from "../Plugins.js"
+
+/**
+ * `featbit-export preview`: prints, on stdout, the next events a pipeline would export (after its committed
+ * cursor), as its sink would receive them. Opens only the source; writes and commits nothing.
+ */
+export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry, output: Output): Effect.Effect<number, ConfigError> =>
+  Effect.gen(function* () {
+    const file = yield* loadFile(args, registry)
+    const selected = yield* selectPipelines(file, args.pipelines)
+    let failures = 0
+    for (const pipeline of selected) {
+      const render = findSink(registry, pipeline.sink.type).render?.(pipeline.sink) ?? ((event: unknown) => event)
+      const result = yield* Effect.gen(function* () {
+        const saved = yield* CheckpointStore.makeFile(file.stateDir).load(pipeline.name)
+        const from = Option.getOrUndefined(saved)?.cursor
+        const source = yield* openSource(file, pipeline, registry)
+        const pages = yield* source.read(from, { pageSize: Math.min(pipeline.batch.size, args.limit) }).pipe(
+          Stream.mapAccum(0, (seen, page) => [seen + page.events.length + page.rejected.length, { seen, page }]),
+          Stream.takeUntil(({ page, seen }) => seen + page.events.length + page.rejected.length >= args.limit),
+          Stream.runCollect
+        )
+        return { from, pages: Chunk.toReadonlyArray(pages).map(({ page }) => page) }
+      }).pipe(Effect.scoped, Effect.either)
+      if (result._tag === "Left") {
+        failures += 1
+        output.report(`featbit-export: preview of ${pipeline.name}: ${result.left.message}`, { level: "error", pipeline: pipeline.name, message: result.left.message })
+        continue
+      }
+      let shown = 0
+      let rejected = 0
+      for (const page of result.right.pages) {
+        for (const event of page.events) {
+          if (shown >= args.limit) break
+          process.stdout.write(displayJson(render(event)) + "\n")
+          shown += 1
+        }
+        rejected += page.rejected.length
+      }
+      output.report(
+        `${pipeline.name}: ${shown} event${shown === 1 ? "" : "s"} after ${Cursor.format(result.right.from)}${rejected === 0 ? "" : `, ${rejected} row(s) that would be dead-lettered`}; nothing was written`,
+        { pipeline: pipeline.name, message: "preview", shown, rejected }
+      )
+    }
+    return failures === 0 ? 0 : 1
+  })

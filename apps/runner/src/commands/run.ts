@@ -1,0 +1,114 @@
+import * as path from "node:path"
+import { CheckpointStore, Cursor, DeadLetter, Pipeline, type PipelineError, PipelineProgress } from "@featbit-export/core"
+import type { ConfigError, PipelineFile } from "@featbit-export/core"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import type { Args } from "../Args.js"
+import { type Output, formatCount, showProgress } from "../Output.js"
+import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
+
+/** Calls `onFirst` on the first SIGINT/SIGTERM and `onSecond` on the next one; removes itself when the scope closes. */
+const onSignals = (onFirst: () => void, onSecond: () => void) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      let count = 0
+      const handler = () => (++count === 1 ? onFirst() : onSecond())
+      process.on("SIGINT", handler)
+      process.on("SIGTERM", handler)
+      return handler
+    }),
+    (handler) =>
+      Effect.sync(() => {
+        process.off("SIGINT", handler)
+        process.off("SIGTERM", handler)
+      })
+  )
+
+const seconds = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1)
+
+/**
+ * `featbit-export run`: runs the selected pipelines side by side until each has caught up (`--once`) or
+ * until a signal. A first SIGINT/SIGTERM stops reading and lets batches in flight finish and commit; a
+ * second abandons them (they will be delivered again next time). When one pipeline fails, the others are
+ * stopped the same graceful way, and the exit code is 1.
+ */
+export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, output: Output): Effect.Effect<number, ConfigError> =>
+  Effect.gen(function* () {
+    const file = yield* loadFile(args, registry)
+    const selected = yield* selectPipelines(file, args.pipelines)
+    const stop = yield* Deferred.make<void>()
+    const abandon = yield* Deferred.make<void>()
+    yield* onSignals(
+      () => {
+        output.report("stopping: finishing the batches in flight (press Ctrl-C again to abandon them)", { message: "stopping" })
+        Deferred.unsafeDone(stop, Effect.void)
+      },
+      () => Deferred.unsafeDone(abandon, Effect.void)
+    )
+
+    const progresses = selected.map((pipeline) => new PipelineProgress(pipeline.name))
+    const progressFiber = yield* Effect.fork(showProgress(output, progresses))
+
+    const runOne = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
+      Effect.gen(function* () {
+        const source = yield* openSource(file, pipeline, registry)
+        const sink = yield* openSink(file, pipeline, registry)
+        return yield* Pipeline.run({
+          name: pipeline.name,
+          source,
+          sink,
+          sourceType: pipeline.source.type,
+          sinkType: pipeline.sink.type,
+          batchSize: pipeline.batch.size,
+          inFlight: pipeline.batch.inFlight,
+          retry: pipeline.retry,
+          mode: args.once ? "once" : pipeline.mode,
+          pollInterval: pipeline.pollInterval,
+          stop,
+          progress
+        })
+      }).pipe(
+        Effect.scoped,
+        Effect.mapError((error): PipelineError | { readonly _tag: "OpenError"; readonly message: string } =>
+          error._tag === "PipelineError" ? error : { _tag: "OpenError", message: `pipeline ${pipeline.name}: cannot start its ${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}` }
+        ),
+        Effect.tapError(() => Deferred.succeed(stop, undefined)),
+        Effect.either
+      )
+
+    const stores = Layer.merge(CheckpointStore.layerFile(file.stateDir), DeadLetter.layerFile(file.stateDir))
+    const results = yield* Effect.forEach(selected, (pipeline, i) => runOne(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(
+      Effect.provide(stores),
+      Effect.raceFirst(Deferred.await(abandon).pipe(Effect.as(undefined)))
+    )
+    yield* Fiber.interrupt(progressFiber)
+
+    if (results === undefined) {
+      output.report("stopped: batches in flight were abandoned; they will be delivered again on the next run", { message: "abandoned" })
+      return 1
+    }
+    let failed = false
+    results.forEach((result, i) => {
+      const progress = progresses[i]!
+      if (Either.isLeft(result)) {
+        failed = true
+        output.report(`featbit-export: ${result.left.message}`, { level: "error", pipeline: progress.pipeline, message: result.left.message, exported: progress.exported, deadLettered: progress.deadLettered })
+        return
+      }
+      const summary = result.right
+      const rate = (summary.exported * 1000) / Math.max(1, summary.elapsedMs)
+      const letters = summary.deadLettered === 0 ? "" : ` (see ${path.relative(process.cwd(), DeadLetter.deadLetterFile(file.stateDir, summary.pipeline))})`
+      output.report(
+        `${summary.pipeline}: exported ${formatCount(summary.exported)} events, dead-lettered ${formatCount(summary.deadLettered)}${letters}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}`,
+        { pipeline: summary.pipeline, message: "done", exported: summary.exported, deadLettered: summary.deadLettered, batches: summary.batches, retries: summary.retries, elapsedMs: summary.elapsedMs, eventsPerSecond: Math.round(rate), cursor: summary.cursor ?? null }
+      )
+    })
+    return failed ? 1 : 0
+  }).pipe(Effect.scoped)
+
+export const pollDescription = (pipeline: PipelineFile.PipelineConfig): string =>
+  pipeline.mode === "once" ? "once" : `follow, polling every ${Duration.format(pipeline.pollInterval)}`

@@ -1,0 +1,22 @@
+import type { ConfigError, PipelineFile } from "@featbit-export/core"
+import * as Effect from "effect/Effect"
+import * as path from "node:path"
+import type { Args } from "../Args.js"
+import { displayJson } from "../Display.js"
+import type { Output } from "../Output.js"
+import { loadFile } from "../Pipelines.js"
+import { pollDescription } from "./run.js"
+
+/** `featbit-export validate`: decodes the file without connecting anywhere, and shows what it understood. */
+export const validateCommand = (args: Args, registry: PipelineFile.PluginRegistry, output: Output): Effect.Effect<number, ConfigError> =>
+  Effect.gen(function* () {
+    const file = yield* loadFile(args, registry)
+    const lines = [`${file.file} is valid: ${file.pipelines.length} pipeline${file.pipelines.length === 1 ? "" : "s"}, state in ${path.relative(process.cwd(), file.stateDir) || "."}`]
+    for (const pipeline of file.pipelines) {
+      lines.push(`  ${pipeline.name}: ${pipeline.source.type} -> ${pipeline.sink.type} (batches of ${pipeline.batch.size}, ${pipeline.batch.inFlight} in flight, ${pollDescription(pipeline)}, up to ${pipeline.retry.maxRetries} retries)`)
+      lines.push(`    source: ${displayJson(pipeline.source)}`)
+      lines.push(`    sink:   ${displayJson(pipeline.sink)}`)
+    }
+    output.report(lines.join("\n"), { message: "valid", file: file.file, pipelines: file.pipelines.map((p) => JSON.parse(displayJson(p))) })
+    return 0
+  })

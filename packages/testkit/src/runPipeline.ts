@@ -1,0 +1,54 @@
+import { CheckpointStore, DeadLetter, Pipeline, type RetryPolicy, type Sink, type Source } from "@featbit-export/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/** A retry policy with tiny waits, so tests of retries take milliseconds. */
+export const fastRetry: RetryPolicy = { initialDelay: Duration.millis(1), maxDelay: Duration.millis(5), maxRetries: 5 }
+
+/** The stores a test pipeline commits into, kept in memory and open to inspection. */
+export interface TestStores {
+  readonly checkpoints: Map<string, CheckpointStore.Checkpoint>
+  /** Every checkpoint saved, in order. */
+  readonly saves: Array<CheckpointStore.Checkpoint>
+  readonly deadLetters: Array<DeadLetter.DeadLetter>
+  readonly layer: Layer.Layer<CheckpointStore.CheckpointStore | DeadLetter.DeadLetterStore>
+}
+
+export const makeTestStores = (): TestStores => {
+  const checkpoints = new Map<string, CheckpointStore.Checkpoint>()
+  const saves: Array<CheckpointStore.Checkpoint> = []
+  const deadLetters: Array<DeadLetter.DeadLetter> = []
+  const memory = CheckpointStore.makeMemory(checkpoints)
+  const recording = {
+    ...memory,
+    save: (checkpoint: CheckpointStore.Checkpoint) => memory.save(checkpoint).pipe(Effect.tap(() => Effect.sync(() => void saves.push(checkpoint))))
+  }
+  return {
+    checkpoints,
+    saves,
+    deadLetters,
+    layer: Layer.merge(Layer.succeed(CheckpointStore.CheckpointStore, recording), DeadLetter.layerMemory(deadLetters))
+  }
+}
+
+/** Runs a pipeline once (catch up and return) with test defaults; override anything. */
+export const runOnce = (
+  source: Source,
+  sink: Sink,
+  stores: TestStores,
+  options: Partial<Pipeline.PipelineOptions> = {}
+): Effect.Effect<Pipeline.PipelineSummary, import("@featbit-export/core").PipelineError> =>
+  Pipeline.run({
+    name: "test",
+    source,
+    sink,
+    sourceType: "test-source",
+    sinkType: "test-sink",
+    batchSize: 100,
+    inFlight: 4,
+    retry: fastRetry,
+    mode: "once",
+    pollInterval: Duration.millis(10),
+    ...options
+  }).pipe(Effect.provide(stores.layer))
