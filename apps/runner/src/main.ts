@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { parseArgs, usage } from "./Args.js"
+import { type Args, parseArgs, usage } from "./Args.js"
 import { checkCommand } from "./commands/check.js"
 import { checkpointsCommand } from "./commands/checkpoints.js"
 import { previewCommand } from "./commands/preview.js"
@@ -19,7 +19,7 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_CONFIG = 2
 
-type Command = (args: ReturnType<typeof parseArgs> & { command: string | undefined }, registry: PipelineFile.PluginRegistry, output: Output) => Effect.Effect<number, ConfigError>
+type Command = (args: Args, registry: PipelineFile.PluginRegistry, output: Output) => Effect.Effect<number, ConfigError>
 
 const commands: Record<string, Command> = {
   run: runCommand,

@@ -157,3 +157,17 @@ describe("DeadLetter.makeMemory", () => {
     })
   )
 })
+
+describe("DeadLetter.makeFile after a torn append", () => {
+  it("starts the next record on a fresh line, keeping the torn one as evidence", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "dead-letter-torn-"))
+    const file = DeadLetter.deadLetterFile(dir, "p")
+    await fs.writeFile(file, '{"complete":true}\n{"torn":')
+    const letter = { at: "2024-01-01T00:00:00.000Z", pipeline: "p", stage: "sink" as const, plugin: "x", id: "id-1", reason: "too large" }
+    await Effect.runPromise(DeadLetter.makeFile(dir).append("p", [letter]))
+    const lines = (await fs.readFile(file, "utf8")).split("\n")
+    expect(lines[1]).toBe('{"torn":')
+    expect(JSON.parse(lines[2]!)).toEqual(letter)
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+})

@@ -1,5 +1,6 @@
-import type { ConfigError, PipelineFile } from "@featbit-export/core"
+import type { ConfigError, PipelineFile, SinkError, SourceError } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { Args } from "../Args.js"
 import type { Output } from "../Output.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
@@ -11,7 +12,7 @@ export const checkCommand = (args: Args, registry: PipelineFile.PluginRegistry, 
     const selected = yield* selectPipelines(file, args.pipelines)
     let failures = 0
     for (const pipeline of selected) {
-      const sides = [
+      const sides: ReadonlyArray<{ side: string; type: string; check: Effect.Effect<ReadonlyArray<string>, SourceError | SinkError, Scope.Scope> }> = [
         { side: "source", type: pipeline.source.type, check: openSource(file, pipeline, registry).pipe(Effect.flatMap((s) => s.check ?? Effect.succeed(["opened"]))) },
         { side: "sink", type: pipeline.sink.type, check: openSink(file, pipeline, registry).pipe(Effect.flatMap((s) => s.check ?? Effect.succeed(["opened"]))) }
       ]

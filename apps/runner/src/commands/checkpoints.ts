@@ -18,22 +18,30 @@ export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegi
     const store = CheckpointStore.makeFile(file.stateDir)
     let failures = 0
     for (const pipeline of selected) {
-      const result = yield* Effect.either(args.reset ? store.reset(pipeline.name).pipe(Effect.map((had) => ({ reset: had }))) : store.load(pipeline.name).pipe(Effect.map((saved) => ({ saved }))))
+      if (args.reset) {
+        const result = yield* Effect.either(store.reset(pipeline.name))
+        if (result._tag === "Left") {
+          failures += 1
+          output.report(`featbit-export: ${result.left.message}`, { level: "error", pipeline: pipeline.name, message: result.left.message })
+          continue
+        }
+        const text = result.right ? "checkpoint removed; the next run starts from the beginning" : "had no checkpoint"
+        output.report(`${pipeline.name}: ${text}`, { pipeline: pipeline.name, message: "reset", removed: result.right })
+        continue
+      }
+      const result = yield* Effect.either(store.load(pipeline.name))
       if (result._tag === "Left") {
         failures += 1
         output.report(`featbit-export: ${result.left.message}`, { level: "error", pipeline: pipeline.name, message: result.left.message })
-      } else if ("reset" in result.right) {
-        const text = result.right.reset ? "checkpoint removed; the next run starts from the beginning" : "had no checkpoint"
-        output.report(`${pipeline.name}: ${text}`, { pipeline: pipeline.name, message: "reset", removed: result.right.reset })
-      } else {
-        const saved = Option.getOrUndefined(result.right.saved)
-        output.report(
-          saved === undefined
-            ? `${pipeline.name}: no checkpoint yet (the next run starts from the beginning)`
-            : `${pipeline.name}: cursor ${Cursor.format(saved.cursor)}, committed ${saved.committedAt}, ${saved.exported} exported and ${saved.deadLettered} dead-lettered in all`,
-          { pipeline: pipeline.name, message: "checkpoint", checkpoint: saved ?? null }
-        )
+        continue
       }
+      const saved = Option.getOrUndefined(result.right)
+      output.report(
+        saved === undefined
+          ? `${pipeline.name}: no checkpoint yet (the next run starts from the beginning)`
+          : `${pipeline.name}: cursor ${Cursor.format(saved.cursor)}, committed ${saved.committedAt}, ${saved.exported} exported and ${saved.deadLettered} dead-lettered in all`,
+        { pipeline: pipeline.name, message: "checkpoint", checkpoint: saved ?? null }
+      )
     }
     return failures === 0 ? 0 : 1
   })

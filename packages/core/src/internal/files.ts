@@ -39,18 +39,23 @@ export const syncDirectory = async (dir: string): Promise<void> => {
 /** Appends `contents` to `file` and fsyncs before returning (the folder too, when the file is new). */
 export const appendDurably = async (file: string, contents: string): Promise<void> => {
   await fs.mkdir(path.dirname(file), { recursive: true })
-  const existed = await fs.stat(file).then(
-    () => true,
-    () => false
+  const size = await fs.stat(file).then(
+    (stat) => stat.size,
+    () => undefined
   )
-  const handle = await fs.open(file, "a")
+  const handle = await fs.open(file, size === undefined ? "a" : "a+")
   try {
-    await handle.writeFile(contents, "utf8")
+    // A crash mid-append leaves a torn last line; start on a fresh line rather than glue onto it, which
+    // keeps the evidence and every later record whole.
+    const last = Buffer.alloc(1)
+    if (size !== undefined && size > 0) await handle.read(last, 0, 1, size - 1)
+    const prefix = size !== undefined && size > 0 && last[0] !== 0x0a ? "\n" : ""
+    await handle.writeFile(prefix + contents, "utf8")
     await handle.sync()
   } finally {
     await handle.close()
   }
-  if (!existed) await syncDirectory(path.dirname(file))
+  if (size === undefined) await syncDirectory(path.dirname(file))
 }
 
 /** JSON that never throws on the values stores hand out: bigint becomes a string. */
