@@ -52,7 +52,7 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
     report: (text, record) => writeLine(interactive ? text : JSON.stringify({ time: new Date().toISOString(), level: "info", ...record })),
     setStatus: (line) => {
       clear()
-      status = line === undefined ? undefined : line.slice(0, Math.max(20, (stream.columns ?? 120) - 1))
+      status = line === undefined ? undefined : line.slice(0, Math.max(40, (stream.columns || 120) - 1))
       redraw()
     }
   }

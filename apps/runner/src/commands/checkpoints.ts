@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Args } from "../Args.js"
 import type { Output } from "../Output.js"
+import * as PipelineLock from "../PipelineLock.js"
 import { loadFile, selectPipelines } from "../Pipelines.js"
 
 /** `featbit-export checkpoints`: shows committed cursors, or forgets them with --reset. */
@@ -19,7 +20,12 @@ export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegi
     let failures = 0
     for (const pipeline of selected) {
       if (args.reset) {
-        const result = yield* Effect.either(store.reset(pipeline.name))
+        // Under the pipeline's lock: a runner still exporting it would commit its cursor again right after.
+        const result = yield* PipelineLock.hold(file.stateDir, pipeline.name).pipe(
+          Effect.zipRight(store.reset(pipeline.name)),
+          Effect.scoped,
+          Effect.either
+        )
         if (result._tag === "Left") {
           failures += 1
           output.report(`featbit-export: ${result.left.message}`, { level: "error", pipeline: pipeline.name, message: result.left.message })

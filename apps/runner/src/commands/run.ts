@@ -9,6 +9,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type { Args } from "../Args.js"
 import { type Output, formatCount, showProgress } from "../Output.js"
+import * as PipelineLock from "../PipelineLock.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
 
 /** Calls `onFirst` on the first SIGINT/SIGTERM and `onSecond` on the next one; removes itself when the scope closes. */
@@ -55,6 +56,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
 
     const runOne = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
       Effect.gen(function* () {
+        // Before anything is opened: a second runner must not even repair the sink's file under the first.
+        yield* PipelineLock.hold(file.stateDir, pipeline.name)
         const source = yield* openSource(file, pipeline, registry)
         const sink = yield* openSink(file, pipeline, registry)
         return yield* Pipeline.run({
@@ -73,8 +76,10 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         })
       }).pipe(
         Effect.scoped,
-        Effect.mapError((error): PipelineError | { readonly _tag: "OpenError"; readonly message: string } =>
-          error._tag === "PipelineError" ? error : { _tag: "OpenError", message: `pipeline ${pipeline.name}: cannot start its ${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}` }
+        Effect.mapError((error): PipelineError | PipelineLock.PipelineLockError | { readonly _tag: "OpenError"; readonly message: string } =>
+          error._tag === "PipelineError" || error._tag === "PipelineLockError"
+            ? error
+            : { _tag: "OpenError", message: `pipeline ${pipeline.name}: cannot start its ${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}` }
         ),
         Effect.tapError(() => Deferred.succeed(stop, undefined)),
         Effect.either
