@@ -14,13 +14,16 @@ export const bin = path.join(runnerDir, "dist", "bin.js")
  * or fail for the wrong reason, so say so instead.
  */
 export const assertBuilt = (): void => {
-  const newest = (dir: string): number =>
-    fs.readdirSync(dir, { withFileTypes: true }).reduce((latest, entry) => {
-      const full = path.join(dir, entry.name)
-      return Math.max(latest, entry.isDirectory() ? newest(full) : fs.statSync(full).mtimeMs)
-    }, 0)
-  if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < newest(path.join(runnerDir, "src")) - 1) {
-    throw new Error("apps/runner/dist is missing or older than src: run `npx tsc -b tsconfig.json` at the root first")
+  const stale = (dir: string): Array<string> =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const source = path.join(dir, entry.name)
+      if (entry.isDirectory()) return stale(source)
+      const built = path.join(runnerDir, "dist", path.relative(path.join(runnerDir, "src"), source)).replace(/\.ts$/, ".js")
+      return !fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(source).mtimeMs ? [source] : []
+    })
+  const outdated = stale(path.join(runnerDir, "src"))
+  if (outdated.length > 0) {
+    throw new Error(`apps/runner/dist is older than ${outdated.join(", ")}: run \`npx tsc -b tsconfig.json\` at the root first (with --force if it finds nothing to do)`)
   }
 }
 

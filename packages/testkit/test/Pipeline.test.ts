@@ -137,7 +137,7 @@ describe("Pipeline.run", () => {
     const rows = rowsOf(200, 3, { malformedEvery: 20 })
     const sink = makeRecordingSink()
     const stores = makeTestStores()
-    const refused = rows.find((r, i) => i % 20 !== 19 && i > 50)!
+    const refused = rows.find((_, i) => i % 20 !== 19 && i > 50)!
     sink.rejectIds.add(refused.id)
     const summary = await run(runOnce(makeMemorySource(rows), sink, stores, { batchSize: 64 }))
     const sourceLetters = stores.deadLetters.filter((l) => l.stage === "source")
