@@ -17,7 +17,11 @@ import type * as Scope from "effect/Scope"
  * (written to a temporary file, then hard-linked into place, which fails when the lock exists). A lock is
  * stale, and taken over, when its process is gone (on the same host) or when its holder has not refreshed
  * it for `STALE_AFTER_MS` (a holder on another host or in another pid namespace, whose pid means nothing
- * here; a pid reused by an unrelated process).
+ * here; a pid reused by an unrelated process). Removing a stale lock is itself guarded (`removeStale`), so
+ * of several runners started at once after a crash exactly one gets the pipeline.
+ *
+ * The file store is local: runners on several machines sharing a state folder over a network file system
+ * are told apart by host, but the staleness of a crashed remote holder is only seen after `STALE_AFTER_MS`.
  */
 
 /** Who holds a lock, as written in the file. */
@@ -90,24 +94,33 @@ type Attempt =
   | { readonly _tag: "TookOver"; readonly from: LockHolder | undefined }
   | { readonly _tag: "Retry" }
 
-/** Moves a stale lock out of the way, unless it changed since it was judged stale. */
-const removeStale = async (file: string, staleText: string): Promise<boolean> => {
-  const aside = `${file}.stale-${randomUUID()}`
+/** A takeover that has held its mutex this long died half-way; its mutex is removed. */
+const TAKEOVER_ABANDONED_MS = 10_000
+
+/**
+ * Removes a stale lock, unless it changed since it was judged stale. Only the runner that creates
+ * `<lock>.takeover` may do so: two runners that found the same stale lock could otherwise each remove it,
+ * the second one removing the lock the first had just taken.
+ */
+const removeStale = async (file: string, staleText: string, temporary: string): Promise<boolean> => {
+  const mutex = `${file}.takeover`
   try {
-    await fs.rename(file, aside)
+    await fs.link(temporary, mutex)
   } catch (cause) {
-    if (codeOf(cause) === "ENOENT") return false // someone else removed it first
-    throw cause
-  }
-  const moved = await fs.readFile(aside, "utf8")
-  if (moved !== staleText) {
-    // Another runner took the stale lock over between our look and the rename: give its lock back.
-    await fs.link(aside, file).catch(() => undefined)
-    await fs.rm(aside, { force: true })
+    if (codeOf(cause) !== "EEXIST") throw cause
+    const stat = await fs.stat(mutex).catch(() => undefined)
+    if (stat !== undefined && Date.now() - stat.mtimeMs > TAKEOVER_ABANDONED_MS) await fs.rm(mutex, { force: true })
+    else await new Promise((resolve) => setTimeout(resolve, 50))
     return false
   }
-  await fs.rm(aside, { force: true })
-  return true
+  try {
+    const now = await fs.readFile(file, "utf8").catch((cause: unknown) => (codeOf(cause) === "ENOENT" ? undefined : Promise.reject(cause)))
+    if (now !== staleText) return false
+    await fs.rm(file, { force: true })
+    return true
+  } finally {
+    await fs.rm(mutex, { force: true })
+  }
 }
 
 const tryAcquire = async (file: string, temporary: string): Promise<Attempt> => {
@@ -121,7 +134,7 @@ const tryAcquire = async (file: string, temporary: string): Promise<Attempt> => 
   if (found === undefined) return { _tag: "Retry" }
   const holder = parseHolder(found.text)
   if (isLive(holder, found.ageMs)) return { _tag: "Held", holder }
-  if (!(await removeStale(file, found.text))) return { _tag: "Retry" }
+  if (!(await removeStale(file, found.text, temporary))) return { _tag: "Retry" }
   try {
     await fs.link(temporary, file)
     return { _tag: "TookOver", from: holder }
@@ -152,7 +165,7 @@ const acquire = (stateDir: string, pipeline: string): Effect.Effect<string, Pipe
         await fs.writeFile(temporary, mine, { flag: "wx" })
         try {
           // A few rounds: each lost race means another runner changed the lock meanwhile; look again.
-          for (let round = 0; round < 5; round++) {
+          for (let round = 0; round < 20; round++) {
             const result = await tryAcquire(file, temporary)
             if (result._tag !== "Retry") return result
           }
@@ -173,7 +186,10 @@ const acquire = (stateDir: string, pipeline: string): Effect.Effect<string, Pipe
   })
 }
 
-/** Gives the lock back, if it is still ours (a stale-lock takeover by mistake must not be undone twice). */
+/**
+ * Gives the lock back, only if it is still ours: after a pause longer than `STALE_AFTER_MS` another runner
+ * may have taken it over, and its lock is not ours to remove.
+ */
 const release = (file: string, mine: string): Effect.Effect<void> =>
   Effect.promise(async () => {
     const text = await fs.readFile(file, "utf8").catch(() => undefined)

@@ -1,6 +1,20 @@
 #!/usr/bin/env node
 import { main } from "./main.js"
 
+const isBrokenPipe = (error: NodeJS.ErrnoException): boolean => error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED"
+
+// stdout carries only data (`preview`, `schema`): a reader that has seen enough (`preview ... | head`) is not
+// a failure, so end quietly, as Unix tools do.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (!isBrokenPipe(error)) throw error
+  process.exit(process.exitCode ?? 0)
+})
+// stderr carries logs and progress: when their reader goes away, a run keeps exporting without them rather
+// than die in the middle of a batch.
+process.stderr.on("error", (error: NodeJS.ErrnoException) => {
+  if (!isBrokenPipe(error)) throw error
+})
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code

@@ -141,7 +141,13 @@ export const run = (
       (s) => (options.stop === undefined ? s : s.pipe(Stream.interruptWhen(Deferred.await(options.stop)), Stream.takeUntilEffect(() => Deferred.isDone(options.stop!)))),
       // Read ahead while batches are being written, bounded so memory follows the page size.
       Stream.buffer({ capacity: sinkConcurrency }),
-      Stream.mapEffect((page) => Effect.exit(write(page)), { concurrency: sinkConcurrency }),
+      // A page read ahead before a stop is not written: checking just before each write keeps shutdown to
+      // the batches already at the sink, and ordered results keep the committed cursor a contiguous prefix.
+      Stream.mapEffect(
+        (page) => Effect.flatMap(stopRequested, (stopped) => (stopped ? Effect.succeed(undefined) : Effect.exit(write(page)))),
+        { concurrency: sinkConcurrency }
+      ),
+      Stream.takeWhile((exit) => exit !== undefined),
       Stream.runForEach((exit) =>
         Exit.isSuccess(exit) ? commit(exit.value).pipe(Effect.mapError(failWith)) : Effect.failCause(exit.cause).pipe(Effect.mapError(failWith))
       )

@@ -154,6 +154,19 @@ const keyPath = (ancestors: ReadonlyArray<unknown>, node: unknown): Path => {
   return out
 }
 
+/** The first key written on a line, so that a syntax error can name the key it is about. */
+const keyOnLine = (doc: YAML.Document, lines: YAML.LineCounter, line: number): { path: Path; column: number } | undefined => {
+  let found: { path: Path; column: number } | undefined
+  YAML.visit(doc, {
+    Pair(_, pair, ancestors) {
+      if (found !== undefined || !YAML.isScalar(pair.key) || pair.key.range == null) return
+      const at = lines.linePos(pair.key.range[0])
+      if (at.line === line) found = { path: [...keyPath(ancestors, pair), String(pair.key.value)], column: at.col }
+    }
+  })
+  return found
+}
+
 /**
  * Replaces environment references in string scalars, after parsing, so a value can never change the
  * structure of the file and every error keeps its line. A plain (unquoted) scalar that becomes a number or
@@ -239,7 +252,13 @@ export const parse = (
     return fail(
       doc.errors.map((error) => {
         const { line, col } = lines.linePos(error.pos[0])
-        return { path: [], message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""), line, column: col }
+        const key = keyOnLine(doc, lines, line)
+        return {
+          path: key?.path ?? [],
+          message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
+          line,
+          column: key?.column ?? col
+        }
       })
     )
   }
