@@ -21,6 +21,12 @@ export type RetryPolicy = typeof RetryPolicy.Type
 
 export const defaultRetryPolicy: RetryPolicy = Schema.decodeSync(RetryPolicy)({})
 
+/**
+ * The longest wait a destination's `Retry-After` can impose: a wrong or hostile header must not stall a
+ * pipeline for a day. Past it the request is simply tried again (and may be told to wait again).
+ */
+export const maxRetryAfter: Duration.Duration = Duration.minutes(10)
+
 /** What the schedule needs to know about a failure. */
 export interface RetryableFailure {
   readonly retryable: boolean
@@ -30,7 +36,8 @@ export interface RetryableFailure {
 /**
  * Exponential backoff with full jitter: the n-th wait is uniform in `[0, min(maxDelay, initialDelay * 2^n))`,
  * so many runners retrying at once spread out instead of hitting the destination together. A failure that
- * carries `retryAfter` (HTTP `Retry-After`, a broker's "wait 4 seconds") waits exactly that long.
+ * carries `retryAfter` (HTTP `Retry-After`, a broker's "wait 4 seconds") waits exactly that long, up to
+ * `maxRetryAfter`.
  * Stops at the first failure that is not retryable, or after `maxRetries` retries.
  */
 export const retrySchedule = <E extends RetryableFailure>(policy: RetryPolicy): Schedule.Schedule<E, E> =>
@@ -39,7 +46,7 @@ export const retrySchedule = <E extends RetryableFailure>(policy: RetryPolicy): 
     Schedule.whileInput((failure: E) => failure.retryable),
     Schedule.modifyDelayEffect((failure: E, delay) =>
       failure.retryAfter !== undefined
-        ? Effect.succeed(failure.retryAfter)
+        ? Effect.succeed(Duration.min(failure.retryAfter, maxRetryAfter))
         : Random.nextRange(0, Math.min(Duration.toMillis(policy.maxDelay), Duration.toMillis(delay))).pipe(
             Effect.map(Duration.millis)
           )

@@ -205,6 +205,18 @@ describe("retrySchedule: how long it waits", () => {
     })
   )
 
+  it.effect("caps a retryAfter of a day at ten minutes", () =>
+    Effect.gen(function* () {
+      const failure = SinkError.transient("test-sink", "HTTP 429", { retryAfter: Duration.days(1) })
+      const { times, fiber } = yield* start(policy(initial, max, 3), (n) => (n === 1 ? failure : undefined))
+      yield* TestClock.adjust(Duration.minutes(10).pipe(Duration.subtract(Duration.millis(1))))
+      expect(times).toHaveLength(1)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(times).toHaveLength(2)
+      expect(yield* Fiber.join(fiber)).toBe("delivered")
+    })
+  )
+
   it.effect("a retryAfter still counts against maxRetries", () =>
     Effect.gen(function* () {
       const failure = SinkError.transient("test-sink", "HTTP 429", { retryAfter: Duration.seconds(1) })
