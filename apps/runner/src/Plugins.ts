@@ -1,10 +1,11 @@
 import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
 import { FileSink } from "@featbit-export/sink-file"
+import { ClickHouseSource } from "@featbit-export/source-clickhouse"
 import { GenerateSource } from "@featbit-export/source-generate"
 
 /** The plugins that ship with the runner, found by `type`. */
 export const builtins: PipelineFile.PluginRegistry = {
-  sources: [GenerateSource as AnySourcePlugin],
+  sources: [ClickHouseSource as AnySourcePlugin, GenerateSource as AnySourcePlugin],
   sinks: [FileSink as AnySinkPlugin]
 }
 

@@ -132,7 +132,8 @@ describe("decodeFeatBitRow: ClickHouse rows (properties as a JSON string)", () =
       numericValue: 1,
       applicationType: "dotnet-server-side"
     })
-    expect("ingestedAt" in event).toBe(false)
+    expect(event.ingestedAt).toBeUndefined()
+    expect(JSON.parse(JSON.stringify(event))).not.toHaveProperty("ingestedAt")
   })
 
   it("reads sendToExperiment false", () => {

@@ -1,0 +1,156 @@
+import { DurationSetting, EventKind, PositiveInt, SourceError, Timestamp, defineSource } from "@featbit-export/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { checkSource } from "./Check.js"
+import { openTransport } from "./Client.js"
+import { PLUGIN } from "./Errors.js"
+import { makeSession } from "./Query.js"
+import { type ReadSettings, readPages } from "./Read.js"
+
+export {
+  type EventsTable,
+  type EventsTableRow,
+  type InsertOptions,
+  TAG_COLUMNS,
+  createFeatBitEventsTable,
+  featbitEventsDdl,
+  insertFeatBitRows,
+  quoteIdentifier,
+  toEventsTableRow
+} from "./Ddl.js"
+export { type ErrorContext, IncompleteResponse, classify, serverException } from "./Errors.js"
+export { type CursorColumn, type ReadSettings, fromClickHouseTime, toClickHouseTime } from "./Read.js"
+export { REQUIRED_COLUMNS } from "./Check.js"
+export { type Transport, type TransportConfig, chdbPath, createEmbeddedClient, openTransport } from "./Client.js"
+
+/** The default `lag`: see the README ("Late rows and lag") for why 30 seconds. */
+export const DEFAULT_LAG = Duration.seconds(30)
+/** The default `requestTimeout`: the longest the client waits for a silent socket. */
+export const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(60)
+/** The largest `batchSize` accepted: a page is held in memory whole. */
+export const MAX_BATCH_SIZE = 100_000
+
+/** Pipeline files are written by people: any ISO or ClickHouse date-time form, kept in core's canonical one. */
+const DateTimeSetting = Schema.transformOrFail(Schema.String, Timestamp.Timestamp, {
+  strict: true,
+  decode: (input, _, ast) => {
+    const parsed = Timestamp.parse(input)
+    return parsed === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, input, `Expected a UTC date-time such as 2024-01-01T00:00:00Z, actual ${JSON.stringify(input)}`))
+      : ParseResult.succeed(parsed)
+  },
+  encode: (timestamp) => ParseResult.succeed(timestamp)
+})
+
+const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
+
+/** The `type: clickhouse` source's keys. */
+export const ClickHouseSourceConfig = Schema.Struct({
+  url: Schema.String.pipe(Schema.minLength(1)).annotations({
+    description:
+      "http(s)://host:8123 for a ClickHouse server (HTTP interface), or chdb:<folder> for an embedded ClickHouse (chDB) in a folder relative to this file"
+  }),
+  username: Schema.optionalWith(Name, { default: () => "default", exact: true }).annotations({
+    description: "ClickHouse user (default \"default\"); a read-only user with SELECT on the table is enough"
+  }),
+  // Annotations of a plain `optional` field stay off the JSON Schema, so they go on the value's schema.
+  password: Schema.optional(
+    Schema.Redacted(Schema.String).annotations({ description: "The user's password; write ${CLICKHOUSE_PASSWORD} rather than the secret itself" })
+  ),
+  database: Schema.optionalWith(Name, { default: () => "featbit", exact: true }).annotations({
+    description: "Database holding FeatBit's events (default featbit)"
+  }),
+  table: Schema.optionalWith(Name, { default: () => "events", exact: true }).annotations({
+    description: "Table to read (default events; distributed_events on a replicated FeatBit Pro cluster)"
+  }),
+  envIds: Schema.optional(
+    Schema.NonEmptyArray(Schema.NonEmptyString).annotations({ description: "Only these FeatBit environment ids (default: every environment)" })
+  ),
+  events: Schema.optional(
+    Schema.NonEmptyArray(EventKind).annotations({
+      description: "Only these event kinds: FlagValue, CustomEvent, PageView, Click (default: every row, whatever its kind)"
+    })
+  ),
+  startAt: Schema.optional(
+    DateTimeSetting.annotations({
+      description: "Where a pipeline without a checkpoint starts, on the cursor column, e.g. 2024-01-01T00:00:00Z (default: the oldest row)"
+    })
+  ),
+  endAt: Schema.optional(
+    DateTimeSetting.annotations({
+      description: "Rows at or after this instant (on the cursor column) are never read: a backfill window ends here (default: none)"
+    })
+  ),
+  cursorColumn: Schema.optionalWith(Schema.Literal("timestamp", "_timestamp"), { default: () => "timestamp" as const, exact: true }).annotations({
+    description: "Order and resume on FeatBit's event time (timestamp, default) or ClickHouse's ingest time (_timestamp, whole seconds)"
+  }),
+  lag: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_LAG, exact: true }).annotations({
+    description: "A pass reads only rows at least this far behind the newest row, so rows still arriving are not overtaken (default 30s; 0 for a table nobody writes to)"
+  }),
+  batchSize: Schema.optional(
+    PositiveInt.pipe(Schema.lessThanOrEqualTo(MAX_BATCH_SIZE)).annotations({
+      description: "Rows per page; overrides the pipeline's batch.size (default: batch.size)"
+    })
+  ),
+  requestTimeout: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_REQUEST_TIMEOUT, exact: true }).annotations({
+    description: "HTTP: how long a query may leave the socket silent before it is retried (default 60s)"
+  }),
+  tls: Schema.optional(
+    Schema.Struct({
+      caFile: Schema.optional(Schema.String.annotations({ description: "PEM file of the CA that signed the server's certificate (relative to this file)" })),
+      certFile: Schema.optional(Schema.String.annotations({ description: "PEM client certificate, for mutual TLS (needs keyFile and caFile)" })),
+      keyFile: Schema.optional(Schema.String.annotations({ description: "PEM private key of the client certificate" }))
+    }).annotations({ description: "HTTPS options; the system's CAs are trusted by default" })
+  )
+})
+export type ClickHouseSourceConfig = typeof ClickHouseSourceConfig.Type
+
+/** The `type: clickhouse` source: FeatBit Pro's ClickHouse `events` table over HTTP(S), or an embedded ClickHouse (chDB). */
+export const ClickHouseSource = defineSource({
+  type: "clickhouse",
+  description:
+    "FeatBit Pro's ClickHouse events table, over the HTTP interface or from an embedded ClickHouse (chDB): keyset pages on (timestamp, uuid), a lag for late rows, optional window",
+  config: ClickHouseSourceConfig,
+  make: (config, context) =>
+    Effect.gen(function* () {
+      if (config.startAt !== undefined && config.endAt !== undefined && config.endAt <= config.startAt) {
+        return yield* Effect.fail(SourceError.fatal(PLUGIN, `endAt (${config.endAt}) must be after startAt (${config.startAt}); fix the window`))
+      }
+      const password = config.password === undefined ? undefined : Redacted.value(config.password)
+      const transport = yield* openTransport(
+        {
+          url: config.url,
+          username: config.username,
+          password,
+          requestTimeout: config.requestTimeout,
+          tls: config.tls
+        },
+        context.baseDir
+      )
+      const settings: ReadSettings = {
+        database: config.database,
+        table: config.table,
+        cursorColumn: config.cursorColumn,
+        envIds: config.envIds,
+        events: config.events,
+        startAt: config.startAt,
+        endAt: config.endAt,
+        lag: config.lag,
+        batchSize: config.batchSize
+      }
+      const session = makeSession(transport, {
+        target: transport.target,
+        username: transport.kind === "chdb" ? "default" : config.username,
+        database: config.database,
+        table: config.table,
+        secrets: password === undefined ? [] : [password]
+      })
+      return {
+        read: (from, options) => readPages(session, settings, from, options),
+        check: checkSource(session, settings)
+      }
+    })
+})
