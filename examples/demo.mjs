@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url"
 import { createEmbeddedClient, createFeatBitEventsTable, insertFeatBitRows } from "@featbit-export/source-clickhouse"
 import { defaultEnvIds, generateRows } from "@featbit-export/source-generate"
 
-const here = path.dirname(fileURLToPath(import.meta.url))
+const examples = path.dirname(fileURLToPath(import.meta.url))
+// DEMO_DIR: a folder holding a copy of demo.yaml, so tests can run the demo without touching this one.
+const here = path.resolve(process.env.DEMO_DIR ?? examples)
 const count = Number(process.env.DEMO_EVENTS ?? 200_000)
 const database = path.join(here, ".demo", "clickhouse")
 const pipelineFile = path.join(here, "demo.yaml")
@@ -28,7 +30,7 @@ await client.close()
 console.log(`created an embedded ClickHouse in ${path.relative(process.cwd(), database)} with FeatBit's events table and ${inserted.toLocaleString("en-US")} events in two environments (${((Date.now() - started) / 1000).toFixed(1)} s)`)
 console.log(`exporting environment ${defaultEnvIds[1]} to NDJSON:\n`)
 
-const cli = path.join(here, "..", "apps", "runner", "dist", "bin.js")
+const cli = path.join(examples, "..", "apps", "runner", "dist", "bin.js")
 const run = spawnSync(process.execPath, [cli, "run", pipelineFile, "--once"], { stdio: "inherit" })
 if (run.status === 0) {
   const relative = (p) => path.relative(process.cwd(), p)
