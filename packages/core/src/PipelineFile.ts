@@ -26,8 +26,10 @@ export const PipelineName = Schema.String.pipe(
 )
 
 const BatchSettings = Schema.Struct({
-  size: Schema.optionalWith(PositiveInt, { default: () => 1000, exact: true }).annotations({
-    description: "Rows per page read from the source, and so events per batch (default 1000)"
+  // 5,000: reading FeatBit's ClickHouse in pages of 1k rows runs at half the rate of 5k or 10k (measured in
+  // the source's benchmark), and 5k holds half the memory of 10k. Sinks split batches to their own limits.
+  size: Schema.optionalWith(PositiveInt, { default: () => 5000, exact: true }).annotations({
+    description: "Rows per page read from the source, and so events per batch (default 5000)"
   }),
   inFlight: Schema.optionalWith(PositiveInt, { default: () => 4, exact: true }).annotations({
     description: "Batches written at once, if the sink allows it (default 4)"
@@ -37,7 +39,7 @@ const BatchSettings = Schema.Struct({
 /** The keys every pipeline has, whatever its source and sink. */
 export const pipelineSettings = {
   name: PipelineName.annotations({ description: "Unique in the file; also the checkpoint's name" }),
-  batch: Schema.optionalWith(BatchSettings, { default: () => ({ size: 1000, inFlight: 4 }), exact: true }),
+  batch: Schema.optionalWith(BatchSettings, { default: () => ({ size: 5000, inFlight: 4 }), exact: true }),
   retry: Schema.optionalWith(RetryPolicy, { default: () => defaultRetryPolicy, exact: true }),
   mode: Schema.optionalWith(Schema.Literal("follow", "once"), { default: () => "follow" as const, exact: true }).annotations({
     description: "follow: keep polling for new events (default); once: catch up and stop"

@@ -143,8 +143,8 @@ describe("PipelineFile.parse: a valid file", () => {
     expect(file.pipelines.map((pipeline) => pipeline.name)).toEqual(["flags-to-segment", "metrics-once"])
 
     const [first, second] = file.pipelines
-    // batch size 1000 and 4 in flight, follow mode
-    expect(first!.batch).toEqual({ size: 1000, inFlight: 4 })
+    // batch size 5000 and 4 in flight, follow mode
+    expect(first!.batch).toEqual({ size: 5000, inFlight: 4 })
     expect(first!.mode).toBe("follow")
     // the retry defaults documented on the retry keys: 200ms first wait, 30s cap, 10 retries; 5s poll interval
     expect(Duration.toMillis(first!.retry.initialDelay)).toBe(200)
