@@ -15,9 +15,14 @@ describe("examples and the editor schema", () => {
   it("examples/demo.yaml is a valid pipeline file", () => {
     const run = spawnSync(process.execPath, [bin, "validate", demoYaml], { encoding: "utf8" })
     expect(run.status).toBe(0)
-    const record = JSON.parse(run.stderr.trim()) as { message: string; pipelines: Array<{ name: string; source: { type: string }; sink: { type: string } }> }
+    const record = JSON.parse(run.stderr.trim()) as {
+      message: string
+      pipelines: Array<{ name: string; pollInterval: unknown; retry: { maxDelay: unknown }; source: { type: string }; sink: { type: string } }>
+    }
     expect(record.message).toBe("valid")
     expect(record.pipelines.map((p) => [p.name, p.source.type, p.sink.type])).toEqual([["demo", "clickhouse", "file"]])
+    // Durations read as people write them, not as Effect's internal objects.
+    expect([record.pipelines[0]!.pollInterval, record.pipelines[0]!.retry.maxDelay]).toEqual(["5s", "30s"])
   })
 
   it("the committed pipeline.schema.json is the one the CLI generates (run `pnpm schema` after changing a config)", () => {
