@@ -27,6 +27,9 @@ export const defaultRetryPolicy: RetryPolicy = Schema.decodeSync(RetryPolicy)({}
  */
 export const maxRetryAfter: Duration.Duration = Duration.minutes(10)
 
+/** Retries a pipeline grants, beyond `maxRetries`, to a destination that said how long to wait. */
+export const extraPoliteRetries = 20
+
 /** What the schedule needs to know about a failure. */
 export interface RetryableFailure {
   readonly retryable: boolean
@@ -38,7 +41,8 @@ export interface RetryableFailure {
  * so many runners retrying at once spread out instead of hitting the destination together. A failure that
  * carries `retryAfter` (HTTP `Retry-After`, a broker's "wait 4 seconds") waits exactly that long, up to
  * `maxRetryAfter`.
- * Stops at the first failure that is not retryable, or after `maxRetries` retries.
+ * Stops at the first failure that is not retryable, or after `maxRetries` retries; waits a destination asked
+ * for (`retryAfter`) are not counted, up to `extraPoliteRetries` more.
  */
 export const retrySchedule = <E extends RetryableFailure>(policy: RetryPolicy): Schedule.Schedule<E, E> =>
   Schedule.exponential(policy.initialDelay, 2).pipe(
@@ -51,6 +55,15 @@ export const retrySchedule = <E extends RetryableFailure>(policy: RetryPolicy): 
             Effect.map(Duration.millis)
           )
     ),
-    Schedule.intersect(Schedule.recurs(policy.maxRetries)),
-    Schedule.map(([failure]) => failure)
+    // A destination that says how long to wait (429 with Retry-After) is asking for patience, not failing:
+    // such waits do not use up `maxRetries`, up to `extraPoliteRetries` of them.
+    Schedule.intersect(
+      Schedule.identity<E>().pipe(
+        // The output is the count of ordinary failures before this one.
+        Schedule.reduce(0, (counted, failure: E) => (failure.retryAfter === undefined ? counted + 1 : counted)),
+        Schedule.check((failure: E, counted) => failure.retryAfter !== undefined || counted < policy.maxRetries)
+      )
+    ),
+    Schedule.intersect(Schedule.recurs(policy.maxRetries + extraPoliteRetries)),
+    Schedule.map(([[failure]]) => failure)
   )

@@ -217,14 +217,27 @@ describe("retrySchedule: how long it waits", () => {
     })
   )
 
-  it.effect("a retryAfter still counts against maxRetries", () =>
+  it.effect("a 429 between ordinary failures leaves the count of ordinary retries as it was", () =>
+    Effect.gen(function* () {
+      const busy = SinkError.transient("test-sink", "HTTP 503")
+      const limited = SinkError.transient("test-sink", "HTTP 429", { retryAfter: Duration.seconds(1) })
+      // 503, 429, 503, 503: with maxRetries 2 the third 503 is one too many.
+      const { times, fiber } = yield* start(policy(initial, max, 2), (n) => (n === 2 ? limited : busy))
+      yield* TestClock.adjust(Duration.hours(1))
+      expect(Exit.isFailure(yield* Fiber.await(fiber))).toBe(true)
+      expect(times).toHaveLength(4)
+    })
+  )
+
+  it.effect("waits a destination asked for do not use up maxRetries, up to 20 more", () =>
     Effect.gen(function* () {
       const failure = SinkError.transient("test-sink", "HTTP 429", { retryAfter: Duration.seconds(1) })
       const { times, fiber } = yield* start(policy(initial, max, 2), () => failure)
       yield* TestClock.adjust(Duration.hours(1))
       expect(Exit.isFailure(yield* Fiber.await(fiber))).toBe(true)
-      expect(times).toHaveLength(3)
-      expect(gaps(times)).toEqual([1000, 1000])
+      // The first attempt, then maxRetries (2) + 20 polite retries, each one second apart.
+      expect(times).toHaveLength(23)
+      expect(gaps(times).every((gap) => gap === 1000)).toBe(true)
     })
   )
 })

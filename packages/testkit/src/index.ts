@@ -8,3 +8,7 @@ export * from "./runPipeline.js"
 export * from "./sourceConformance.js"
 /** The conformance suite for sinks. */
 export * from "./sinkConformance.js"
+/** A local Segment /v1/batch receiver that enforces the documented limits and plays faults. */
+export * from "./SegmentReceiver.js"
+/** A MongoDB wire-protocol server for tests, and FeatBit's Events documents. */
+export * from "./mongo/index.js"

@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto"
+import { type ExportEvent, isFlagValue } from "@featbit-export/core"
+import type { SegmentSinkConfig } from "./SegmentSinkConfig.js"
+import { version } from "./version.js"
+
+/** One item of a Segment `/v1/batch` request. */
+export interface SegmentMessage {
+  readonly type: "track" | "identify"
+  readonly messageId: string
+  readonly userId?: string
+  readonly anonymousId?: string
+  readonly event?: string
+  readonly properties?: Record<string, unknown>
+  readonly traits?: Record<string, unknown>
+  readonly timestamp: string
+  readonly context: { readonly library: { readonly name: string; readonly version: string } }
+}
+
+/** The mapping options `render` needs. */
+export type RenderConfig = Pick<SegmentSinkConfig, "flagEventName" | "experimentViewed" | "identify">
+
+const library = { name: "featbit-export", version } as const
+
+/** Who the event is about: the FeatBit user key, or the distinct id when the key is empty. */
+const who = (event: ExportEvent): { userId: string } | { anonymousId: string } =>
+  event.user.keyId !== "" ? { userId: event.user.keyId } : { anonymousId: event.distinctId !== "" ? event.distinctId : event.id }
+
+/** A deterministic identify messageId: the same user of the same environment always gets the same one. */
+export const identifyMessageId = (envId: string, userKey: string): string =>
+  `identify-${createHash("sha256").update(envId).update("\u0000").update(userKey).digest("hex").slice(0, 48)}`
+
+/** The key under which a user is identified once per run. */
+export const userKeyOf = (event: ExportEvent): string => `${event.envId}\u0000${event.user.keyId}`
+
+/** The `identify` for the event's user, or undefined when the event has no user key. */
+export const renderIdentify = (event: ExportEvent): SegmentMessage | undefined =>
+  event.user.keyId === ""
+    ? undefined
+    : {
+        type: "identify",
+        messageId: identifyMessageId(event.envId, event.user.keyId),
+        userId: event.user.keyId,
+        traits: { name: event.user.name },
+        timestamp: event.timestamp,
+        context: { library }
+      }
+
+/** The `track` of one event. */
+export const renderTrack = (config: RenderConfig, event: ExportEvent): SegmentMessage => {
+  const common = { envId: event.envId, accountId: event.accountId, projectId: event.projectId, route: event.route }
+  if (isFlagValue(event)) {
+    const variationValue = event.properties["variationValue"]
+    const flag = {
+      flagKey: event.flagKey,
+      flagId: event.flagId,
+      variationId: event.variationId,
+      ...(variationValue === undefined ? {} : { variationValue }),
+      sendToExperiment: event.sendToExperiment,
+      ...common
+    }
+    const experiment = config.experimentViewed && event.sendToExperiment
+    return {
+      type: "track",
+      messageId: event.id,
+      ...who(event),
+      event: experiment ? "Experiment Viewed" : config.flagEventName,
+      properties: experiment
+        ? {
+            experiment_id: event.flagKey,
+            experiment_name: event.flagKey,
+            variation_id: event.variationId,
+            variation_name: typeof variationValue === "string" ? variationValue : event.variationId,
+            ...flag
+          }
+        : flag,
+      timestamp: event.timestamp,
+      context: { library }
+    }
+  }
+  return {
+    type: "track",
+    messageId: event.id,
+    ...who(event),
+    event: event.eventName,
+    properties: { value: event.numericValue, type: event.event, applicationType: event.applicationType, ...common },
+    timestamp: event.timestamp,
+    context: { library }
+  }
+}
+
+/**
+ * What one event becomes at Segment (for `preview`): its `track`, preceded by the user's `identify` when
+ * `identify` is on (the sink sends that identify only the first time it meets the user in a run).
+ */
+export const render =
+  (config: RenderConfig) =>
+  (event: ExportEvent): ReadonlyArray<SegmentMessage> => {
+    const identify = config.identify ? renderIdentify(event) : undefined
+    const track = renderTrack(config, event)
+    return identify === undefined ? [track] : [identify, track]
+  }

@@ -1,0 +1,67 @@
+import { type ExportEvent, type Sink, decodeFeatBitRow, ExportEvent as ExportEventSchema } from "@featbit-export/core"
+import { type SegmentReceiver, type SegmentReceiverOptions, segmentReceiver } from "@featbit-export/testkit"
+import { generateRows } from "@featbit-export/source-generate"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { SegmentSink, SegmentSinkConfig } from "../src/index.js"
+
+export const WRITE_KEY = "wk_test_5ecret"
+
+export const sampleEvents = (count: number, seed: number): Array<ExportEvent> =>
+  [...generateRows({ count, seed })].flatMap((row) => Either.match(decodeFeatBitRow(row), { onLeft: () => [], onRight: (e) => [e] }))
+
+export const decodeConfig = (input: Record<string, unknown>): SegmentSinkConfig =>
+  Schema.decodeUnknownSync(SegmentSinkConfig)({ writeKey: WRITE_KEY, ...input })
+
+/** A receiver and a sink pointed at it. */
+export const setup = (
+  sinkOptions: Record<string, unknown> = {},
+  receiverOptions: Partial<SegmentReceiverOptions> = {}
+): Effect.Effect<{ receiver: SegmentReceiver; sink: Sink }, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const receiver = yield* segmentReceiver({ writeKey: WRITE_KEY, ...receiverOptions })
+    const sink = yield* SegmentSink.make(decodeConfig({ endpoint: receiver.url, requestTimeout: "10s", ...sinkOptions }), {
+      pipeline: "test",
+      baseDir: "."
+    })
+    return { receiver, sink }
+  })
+
+export const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(effect))
+
+const base = {
+  id: "0b7a3c1e-0000-4000-8000-000000000001",
+  envId: "env-1",
+  distinctId: "d-1",
+  timestamp: "2024-03-05T10:11:12.123456Z",
+  user: { keyId: "user-1", name: "Ada" },
+  route: "/home",
+  accountId: "acc",
+  projectId: "proj",
+  tags: {},
+  properties: {}
+}
+
+export const flagEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
+  Schema.decodeUnknownSync(ExportEventSchema)({
+    ...base,
+    event: "FlagValue",
+    flagId: "flag-id-1",
+    flagKey: "new-checkout",
+    variationId: "var-b",
+    sendToExperiment: false,
+    ...overrides
+  })
+
+export const metricEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
+  Schema.decodeUnknownSync(ExportEventSchema)({
+    ...base,
+    id: "0b7a3c1e-0000-4000-8000-000000000002",
+    event: "CustomEvent",
+    eventName: "purchase",
+    numericValue: 42.5,
+    applicationType: "Javascript",
+    ...overrides
+  })

@@ -1,0 +1,239 @@
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+/** A fault the receiver plays instead of answering normally. */
+export type SegmentFault =
+  /** 429 Too Many Requests with this `Retry-After` (seconds or an HTTP date; omitted when undefined). */
+  | { readonly kind: "429"; readonly retryAfter?: string | undefined }
+  /** 503 Service Unavailable. */
+  | { readonly kind: "503" }
+  /** The connection is destroyed before the request is processed: nothing is recorded. */
+  | { readonly kind: "drop" }
+  /** The request is processed and recorded, then the connection is destroyed: the sender never learns it. */
+  | { readonly kind: "dropAfterAccept" }
+
+export interface SegmentReceiverOptions {
+  readonly writeKey: string
+  /** 0 (default): any free port. */
+  readonly port?: number
+  readonly host?: string
+  /** Faults played on a share of requests, chosen with a seeded generator. */
+  readonly faults?: {
+    readonly probability: number
+    readonly seed: number
+    readonly kinds: ReadonlyArray<SegmentFault>
+  }
+  /** A rule that refuses an item with 400 (the reason), as Segment does for invalid messages. */
+  readonly refuse?: (item: Record<string, unknown>) => string | undefined
+  /** Keep every accepted message (default true); false keeps only messageIds and counts (benchmarks). */
+  readonly keepMessages?: boolean
+}
+
+export interface SegmentReceiverStats {
+  readonly requests: number
+  readonly acceptedRequests: number
+  readonly statuses: Record<string, number>
+  readonly faults: number
+  /** Accepted messages, duplicates included. */
+  readonly messages: number
+  readonly unique: number
+  readonly duplicates: number
+  /** Duplicates whose payload differs from the first copy of the same messageId. */
+  readonly conflictingDuplicates: number
+  /** The same, by message type (`track`, `identify`, ...). */
+  readonly conflictingDuplicatesByType: Record<string, number>
+  /** Messages dropped because a request carried more than 2,500 (Segment answers 200 and drops them). */
+  readonly droppedOverLimit: number
+}
+
+export interface SegmentReceiver {
+  readonly url: string
+  readonly port: number
+  /** Every accepted message in arrival order, duplicates included (empty when keepMessages is false). */
+  readonly messages: ReadonlyArray<Record<string, unknown>>
+  /** The messageIds of accepted messages in arrival order, duplicates included; optionally of one type. */
+  readonly messageIds: (type?: string) => ReadonlyArray<string>
+  readonly stats: () => SegmentReceiverStats
+  /** Faults played on the next requests, in order, before any random ones. */
+  readonly enqueueFaults: (...faults: ReadonlyArray<SegmentFault>) => void
+  /** The write key requests must carry from now on. */
+  readonly setWriteKey: (key: string) => void
+  readonly stop: () => Promise<void>
+}
+
+export const SEGMENT_MAX_REQUEST_BYTES = 500 * 1024
+export const SEGMENT_MAX_EVENT_BYTES = 32 * 1024
+export const SEGMENT_MAX_EVENTS_PER_REQUEST = 2_500
+
+const mulberry32 = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value !== ""
+const types = new Set(["track", "identify", "page", "screen", "group", "alias"])
+
+/**
+ * A local stand-in for Segment's `/v1/batch` that enforces the documented contract: HTTP Basic auth with
+ * the write key (or `writeKey` in the body) else 401, JSON, at most 500 KB per request and 32 KB per
+ * message else 400, every message with `type`, `userId` or `anonymousId`, and `messageId` else 400; more
+ * than 2,500 messages are answered 200 and dropped, as Segment does. It plays scripted faults and counts
+ * unique messageIds and duplicates. `GET /stats` returns the counters as JSON.
+ */
+export const startSegmentReceiver = async (options: SegmentReceiverOptions): Promise<SegmentReceiver> => {
+  let writeKey = options.writeKey
+  const keep = options.keepMessages ?? true
+  const random = mulberry32(options.faults?.seed ?? 1)
+  const queued: Array<SegmentFault> = []
+  const messages: Array<Record<string, unknown>> = []
+  const ids: Array<string> = []
+  const typesOf: Array<string> = []
+  const firstCopy = new Map<string, string>()
+  const statuses: Record<string, number> = {}
+  let requests = 0
+  let acceptedRequests = 0
+  let faults = 0
+  let duplicates = 0
+  let conflictingDuplicates = 0
+  const conflictingDuplicatesByType: Record<string, number> = {}
+  let droppedOverLimit = 0
+
+  const stats = (): SegmentReceiverStats => ({
+    requests,
+    acceptedRequests,
+    statuses: { ...statuses },
+    faults,
+    messages: ids.length,
+    unique: firstCopy.size,
+    duplicates,
+    conflictingDuplicates,
+    conflictingDuplicatesByType: { ...conflictingDuplicatesByType },
+    droppedOverLimit
+  })
+
+  const nextFault = (): SegmentFault | undefined => {
+    const scripted = queued.shift()
+    if (scripted !== undefined) return scripted
+    const plan = options.faults
+    if (plan === undefined || plan.kinds.length === 0) return undefined
+    if (random() >= plan.probability) return undefined
+    return plan.kinds[Math.floor(random() * plan.kinds.length)]
+  }
+
+  const answer = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    statuses[status] = (statuses[status] ?? 0) + 1
+    res.writeHead(status, { "content-type": "application/json", ...headers })
+    res.end(JSON.stringify(body))
+  }
+
+  const authorized = (req: http.IncomingMessage, body: Record<string, unknown>): boolean => {
+    const header = req.headers.authorization
+    if (header !== undefined && header.startsWith("Basic ")) {
+      return Buffer.from(header.slice(6), "base64").toString("utf8") === `${writeKey}:`
+    }
+    return header === undefined && body["writeKey"] === writeKey
+  }
+
+  /** Records the messages; returns a 400 reason instead when the request breaks the contract. */
+  const accept = (req: http.IncomingMessage, raw: Buffer): { status: number; body: unknown } => {
+    if (raw.length > SEGMENT_MAX_REQUEST_BYTES) return { status: 400, body: { error: `request of ${raw.length} bytes is over 500 KB` } }
+    let body: unknown
+    try {
+      body = JSON.parse(raw.toString("utf8"))
+    } catch {
+      return { status: 400, body: { error: "invalid JSON" } }
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return { status: 400, body: { error: "the body is not an object" } }
+    const record = body as Record<string, unknown>
+    if (!authorized(req, record)) return { status: 401, body: { error: "invalid write key" } }
+    const batch = record["batch"]
+    if (!Array.isArray(batch)) return { status: 400, body: { error: "batch is not an array" } }
+    for (const [i, item] of batch.entries()) {
+      if (typeof item !== "object" || item === null) return { status: 400, body: { error: `batch[${i}] is not an object` } }
+      const message = item as Record<string, unknown>
+      const bytes = Buffer.byteLength(JSON.stringify(message))
+      if (bytes > SEGMENT_MAX_EVENT_BYTES) return { status: 400, body: { error: `batch[${i}] is ${bytes} bytes, over 32 KB` } }
+      if (!isNonEmptyString(message["type"]) || !types.has(message["type"])) return { status: 400, body: { error: `batch[${i}] has no valid type` } }
+      if (!isNonEmptyString(message["userId"]) && !isNonEmptyString(message["anonymousId"])) {
+        return { status: 400, body: { error: `batch[${i}] has neither userId nor anonymousId` } }
+      }
+      if (!isNonEmptyString(message["messageId"])) return { status: 400, body: { error: `batch[${i}] has no messageId` } }
+      const refused = options.refuse?.(message)
+      if (refused !== undefined) return { status: 400, body: { error: `batch[${i}]: ${refused}` } }
+    }
+    if (batch.length > SEGMENT_MAX_EVENTS_PER_REQUEST) {
+      droppedOverLimit += batch.length
+      return { status: 200, body: { success: true } }
+    }
+    for (const item of batch as Array<Record<string, unknown>>) {
+      const id = item["messageId"] as string
+      const json = JSON.stringify(item)
+      const first = firstCopy.get(id)
+      if (first === undefined) firstCopy.set(id, keep ? json : "")
+      else {
+        duplicates++
+        if (keep && first !== json) {
+          conflictingDuplicates++
+          const type = item["type"] as string
+          conflictingDuplicatesByType[type] = (conflictingDuplicatesByType[type] ?? 0) + 1
+        }
+      }
+      ids.push(id)
+      typesOf.push(item["type"] as string)
+      if (keep) messages.push(item)
+    }
+    acceptedRequests++
+    return { status: 200, body: { success: true } }
+  }
+
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/stats") return answer(res, 200, stats())
+    requests++
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("error", () => undefined)
+    req.on("end", () => {
+      if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== "/v1/batch") return answer(res, 404, { error: "not found" })
+      const fault = nextFault()
+      if (fault !== undefined) faults++
+      if (fault?.kind === "drop") return void req.socket.destroy()
+      if (fault?.kind === "503") return answer(res, 503, { error: "service unavailable" })
+      if (fault?.kind === "429") return answer(res, 429, { error: "rate limited" }, fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter })
+      const result = accept(req, Buffer.concat(chunks))
+      if (fault?.kind === "dropAfterAccept") return void req.socket.destroy()
+      answer(res, result.status, result.body)
+    })
+  })
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    port,
+    messages,
+    messageIds: (type) => (type === undefined ? ids.slice() : ids.filter((_, i) => typesOf[i] === type)),
+    stats,
+    enqueueFaults: (...faults) => void queued.push(...faults),
+    setWriteKey: (key) => void (writeKey = key),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+  }
+}
+
+/** The receiver as a scoped resource: stopped when the scope closes. */
+export const segmentReceiver = (options: SegmentReceiverOptions): Effect.Effect<SegmentReceiver, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(() => startSegmentReceiver(options)), (receiver) => Effect.promise(() => receiver.stop()))

@@ -1,0 +1,2 @@
+export * from "./MongoWireServer.js"
+export * from "./documents.js"
