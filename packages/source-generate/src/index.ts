@@ -1,9 +1,8 @@
-import { PositiveInt, SourceError, Timestamp, defineSource } from "@featbit-export/core"
+import { DateTimeSetting, PositiveInt, SourceError, defineSource } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { makeGenerateSource } from "./GenerateSource.js"
-import { MAX_TIE_LIMIT, isRealInstant } from "./Generator.js"
+import { MAX_TIE_LIMIT } from "./Generator.js"
 
 export { type GenerateSourceConfig, makeGenerateSource } from "./GenerateSource.js"
 export { type GenerateOptions, MAX_TIE_LIMIT, generateRows, generateRowsAfter } from "./Generator.js"
@@ -21,25 +20,6 @@ export {
 
 const NonNegativeInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(0))
 
-/** Pipeline files are written by people: accept any ISO or ClickHouse form, keep the canonical one. */
-const StartTimestamp = Schema.transformOrFail(
-  Schema.String.annotations({
-    description: "UTC date-time, e.g. 2024-01-01T00:00:00Z or 2024-01-01 00:00:00.000"
-  }),
-  Timestamp.Timestamp,
-  {
-    strict: true,
-    decode: (input, _, ast) => {
-      const parsed = Timestamp.parse(input)
-      return parsed === undefined || !isRealInstant(parsed)
-        ? ParseResult.fail(
-            new ParseResult.Type(ast, input, `Expected a UTC date-time such as 2024-01-01T00:00:00Z, actual ${JSON.stringify(input)}`)
-          )
-        : ParseResult.succeed(parsed)
-    },
-    encode: (timestamp) => ParseResult.succeed(timestamp)
-  }
-)
 
 /** The `generate` source: deterministic synthetic FeatBit events, like Vector's demo_logs. */
 export const GenerateSource = defineSource({
@@ -60,7 +40,7 @@ export const GenerateSource = defineSource({
       })
     ),
     start: Schema.optional(
-      StartTimestamp.annotations({
+      DateTimeSetting.annotations({
         description: "Time of the first event, a UTC date-time such as 2024-01-01T00:00:00Z (the default)"
       })
     ),

@@ -1,7 +1,6 @@
-import { DurationSetting, EventKind, PositiveInt, SourceError, Timestamp, defineSource } from "@featbit-export/core"
+import { DateTimeSetting, DurationSetting, EventKind, PositiveInt, SourceError, defineSource } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { MongoClient } from "mongodb"
@@ -19,16 +18,6 @@ export const DEFAULT_LAG = Duration.seconds(30)
 /** The largest `batchSize` accepted: a page is held in memory whole. */
 export const MAX_BATCH_SIZE = 100_000
 
-const DateTimeSetting = Schema.transformOrFail(Schema.String, Timestamp.Timestamp, {
-  strict: true,
-  decode: (input, _, ast) => {
-    const parsed = Timestamp.parse(input)
-    return parsed === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, input, `Expected a UTC date-time such as 2024-01-01T00:00:00Z, actual ${JSON.stringify(input)}`))
-      : ParseResult.succeed(parsed)
-  },
-  encode: (timestamp) => ParseResult.succeed(timestamp)
-})
 
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
 
