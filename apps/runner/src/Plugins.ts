@@ -1,14 +1,16 @@
 import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
+import { EventHubSink } from "@featbit-export/sink-eventhub"
 import { FileSink } from "@featbit-export/sink-file"
 import { SegmentSink } from "@featbit-export/sink-segment"
 import { ClickHouseSource } from "@featbit-export/source-clickhouse"
 import { GenerateSource } from "@featbit-export/source-generate"
 import { MongoSource } from "@featbit-export/source-mongo"
+import { PostgresSource } from "@featbit-export/source-postgres"
 
 /** The plugins that ship with the runner, found by `type`. */
 export const builtins: PipelineFile.PluginRegistry = {
-  sources: [ClickHouseSource as AnySourcePlugin, MongoSource as AnySourcePlugin, GenerateSource as AnySourcePlugin],
-  sinks: [FileSink as AnySinkPlugin, SegmentSink as AnySinkPlugin]
+  sources: [ClickHouseSource as AnySourcePlugin, MongoSource as AnySourcePlugin, PostgresSource as AnySourcePlugin, GenerateSource as AnySourcePlugin],
+  sinks: [FileSink as AnySinkPlugin, SegmentSink as AnySinkPlugin, EventHubSink as AnySinkPlugin]
 }
 
 export const findSource = (registry: PipelineFile.PluginRegistry, type: string): AnySourcePlugin => {

@@ -12,3 +12,4 @@ export * from "./sinkConformance.js"
 export * from "./SegmentReceiver.js"
 /** A MongoDB wire-protocol server for tests, and FeatBit's Events documents. */
 export * from "./mongo/index.js"
+export * from "./eventhub/index.js"
