@@ -35,7 +35,7 @@ const run = spawnSync(process.execPath, [cli, "run", pipelineFile, "--once"], { 
 if (run.status === 0) {
   const relative = (p) => path.relative(process.cwd(), p)
   console.log(`\nThe events are in ${relative(path.join(here, "out", "demo.ndjson"))}, one JSON object per line. Next:`)
-  console.log(`  pnpm featbit-export preview ${relative(pipelineFile)} --limit 3   # what the pipeline would send next`)
-  console.log(`  pnpm featbit-export checkpoints ${relative(pipelineFile)}          # where it stopped`)
+  console.log(`  npm run featbit-export -- preview ${relative(pipelineFile)} --limit 3   # what the pipeline would send next`)
+  console.log(`  npm run featbit-export -- checkpoints ${relative(pipelineFile)}          # where it stopped`)
 }
 process.exit(run.status ?? 1)
