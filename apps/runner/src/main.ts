@@ -14,6 +14,7 @@ import { schemaCommand } from "./commands/schema.js"
 import { validateCommand } from "./commands/validate.js"
 import { type Output, makeOutput } from "./Output.js"
 import { builtins } from "./Plugins.js"
+import { communityRegistry } from "./CommunityPlugins.js"
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
@@ -59,7 +60,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
   }
   const level = process.env["FEATBIT_EXPORT_LOG_LEVEL"]?.toLowerCase() === "debug" ? LogLevel.Debug : LogLevel.Info
   const exit = await Effect.runPromiseExit(
-    command(args, registry, output).pipe(
+    communityRegistry(args.command === "schema" ? undefined : args.file, registry).pipe(
+      Effect.flatMap((withCommunity) => command(args, withCommunity, output)),
       Effect.provide(Logger.replace(Logger.defaultLogger, output.logger)),
       Logger.withMinimumLogLevel(level)
     )

@@ -1,0 +1,91 @@
+import { createHmac } from "node:crypto"
+import { type ExportEvent, type Sink, type SinkBatch, SinkError, accepted, defineSink } from "@featbit-export/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+const PLUGIN = "webhook"
+
+/** The keys of `sink: { use: "@featbit-export-examples/sink-webhook", ... }`. */
+export const WebhookSinkConfig = Schema.Struct({
+  url: Schema.String.pipe(Schema.pattern(/^https?:\/\//, { message: () => "the webhook's url starts with http:// or https://" })).annotations({
+    description: "Where batches are POSTed as JSON { events: [...] }"
+  }),
+  secret: Schema.Redacted(Schema.String).annotations({
+    description: "Signs each body: X-FeatBit-Signature: sha256=<hex HMAC-SHA256 of the body with this secret>"
+  }),
+  timeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive whole number" })).annotations({ description: "Per-request timeout in milliseconds (default 30000)" }), {
+    default: () => 30_000,
+    exact: true
+  }),
+  maxInFlight: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive whole number" })).annotations({ description: "Requests at once (default 4)" }), {
+    default: () => 4,
+    exact: true
+  })
+})
+export type WebhookSinkConfig = typeof WebhookSinkConfig.Type
+
+/** The HMAC the receiver recomputes to check a body came from this sink. */
+export const signature = (secret: string, body: string): string => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
+
+/** The same batch always gets the same key, so a receiver can drop a retried request. */
+export const idempotencyKey = (events: ReadonlyArray<ExportEvent>): string =>
+  `${events[0]?.id ?? "empty"}..${events[events.length - 1]?.id ?? "empty"}`
+
+/** Seconds or an HTTP date, as Retry-After allows. */
+const retryAfter = (header: string | null): Duration.Duration | undefined => {
+  if (header === null) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds) && seconds >= 0) return Duration.seconds(seconds)
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? undefined : Duration.millis(Math.max(0, at - Date.now()))
+}
+
+export const makeWebhookSink = (config: WebhookSinkConfig): Sink => {
+  const write = (batch: SinkBatch) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        if (batch.events.length === 0) return { ok: true as const }
+        const body = JSON.stringify({ events: batch.events })
+        const response = await fetch(config.url, {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-featbit-signature": signature(Redacted.value(config.secret), body),
+            "idempotency-key": idempotencyKey(batch.events)
+          },
+          signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)])
+        })
+        await response.arrayBuffer().catch(() => undefined)
+        return { ok: response.ok, status: response.status, retryAfter: response.headers.get("retry-after") }
+      },
+      // Never the URL's credentials or the secret: only what failed.
+      catch: (cause) => SinkError.transient(PLUGIN, `the webhook could not be reached (${(cause as Error).name})`, { cause })
+    }).pipe(
+      Effect.flatMap((result) => {
+        if (result.ok) return Effect.succeed(accepted)
+        const status = result.status
+        if (status === 401 || status === 403 || status === 404) {
+          return Effect.fail(SinkError.fatal(PLUGIN, `the webhook answered HTTP ${status}: check its url and secret`))
+        }
+        if (status === 429 || status >= 500) {
+          return Effect.fail(SinkError.transient(PLUGIN, `the webhook answered HTTP ${status}`, { retryAfter: retryAfter(result.retryAfter) }))
+        }
+        return Effect.fail(SinkError.fatal(PLUGIN, `the webhook refused the batch with HTTP ${status}`))
+      })
+    )
+  return { write, maxInFlight: config.maxInFlight }
+}
+
+/** The plugin: `sink: { use: "@featbit-export-examples/sink-webhook", url: ..., secret: ... }`. */
+export const WebhookSink = defineSink({
+  type: PLUGIN,
+  description: "POSTs signed JSON batches to an HTTP webhook",
+  config: WebhookSinkConfig,
+  make: (config) => Effect.sync(() => makeWebhookSink(config)),
+  render: () => (event) => ({ events: [event] })
+})
+
+export default WebhookSink
