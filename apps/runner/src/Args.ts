@@ -13,9 +13,12 @@ export interface Args {
   readonly out: string | undefined
   readonly help: boolean
   readonly version: boolean
+  /** Positional words after the command (`plugin new sink <name>`). */
+  readonly operands: ReadonlyArray<string>
+  readonly dir: string | undefined
 }
 
-const valued = new Set(["--pipeline", "-p", "--state-dir", "--limit", "-n", "--out", "-o"])
+const valued = new Set(["--pipeline", "-p", "--state-dir", "--limit", "-n", "--out", "-o", "--dir"])
 const flags = new Set(["--once", "--reset", "--all", "--help", "-h", "--version", "-V"])
 
 export class UsageError extends ConfigError {}
@@ -45,13 +48,15 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args | UsageError => {
       positional.push(raw)
     }
   }
-  if (positional.length > 2) return usageError(`unexpected argument ${positional[2]}`)
+  if (positional.length > 2 && positional[0] !== "plugin") return usageError(`unexpected argument ${positional[2]}`)
   const limitText = values.get("--limit") ?? values.get("-n")
   const limit = limitText === undefined ? 10 : Number(limitText)
   if (!Number.isInteger(limit) || limit < 1) return usageError(`--limit must be a whole number of at least 1, not ${limitText}`)
   return {
     command: positional[0],
-    file: positional[1],
+    file: positional[0] === "plugin" ? undefined : positional[1],
+    operands: positional.slice(1),
+    dir: values.get("--dir"),
     once: seen.has("--once"),
     pipelines,
     stateDir: values.get("--state-dir"),
@@ -80,6 +85,8 @@ Usage:
       Show each pipeline's committed cursor; --reset forgets it (needs --pipeline or --all).
   featbit-export schema [--out FILE]
       Write the JSON Schema of pipeline files, for editors.
+  featbit-export plugin new sink <name> [--dir DIR]
+      Write a working sink plugin package (config schema, README, a conformance test) to start from.
 
 Exit codes: 0 done, 1 a pipeline or a connection failed, 2 invalid configuration or command line.
 `

@@ -10,6 +10,7 @@ import { checkCommand } from "./commands/check.js"
 import { checkpointsCommand } from "./commands/checkpoints.js"
 import { previewCommand } from "./commands/preview.js"
 import { runCommand } from "./commands/run.js"
+import { pluginCommand } from "./commands/plugin.js"
 import { schemaCommand } from "./commands/schema.js"
 import { validateCommand } from "./commands/validate.js"
 import { type Output, makeOutput } from "./Output.js"
@@ -28,7 +29,8 @@ const commands: Record<string, Command> = {
   check: checkCommand,
   preview: previewCommand,
   checkpoints: checkpointsCommand,
-  schema: schemaCommand
+  schema: schemaCommand,
+  plugin: pluginCommand
 }
 
 const version = (): string => (createRequire(import.meta.url)("../package.json") as { version: string }).version
@@ -60,7 +62,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
   }
   const level = process.env["FEATBIT_EXPORT_LOG_LEVEL"]?.toLowerCase() === "debug" ? LogLevel.Debug : LogLevel.Info
   const exit = await Effect.runPromiseExit(
-    communityRegistry(args.command === "schema" ? undefined : args.file, registry).pipe(
+    communityRegistry(args.command === "schema" || args.command === "plugin" ? undefined : args.file, registry).pipe(
       Effect.flatMap((withCommunity) => command(args, withCommunity, output)),
       Effect.provide(Logger.replace(Logger.defaultLogger, output.logger)),
       Logger.withMinimumLogLevel(level)
