@@ -1,9 +1,10 @@
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type { Cursor } from "./Cursor.js"
-import type { SourceError } from "./Errors.js"
+import { SourceError } from "./Errors.js"
 import type { ExportEvent } from "./Event.js"
 import type { Rejection } from "./FeatBitRow.js"
+import type { Timestamp } from "./Timestamp.js"
 
 /**
  * One page read from a store: its events in cursor order, the rows that could not be decoded, and the
@@ -34,3 +35,15 @@ export interface Source {
    */
   readonly check?: Effect.Effect<ReadonlyArray<string>, SourceError>
 }
+
+/**
+ * Refuses a backfill window that selects nothing (`endAt` at or before `startAt`): a fatal error saying so,
+ * rather than a run that exports nothing and looks successful.
+ */
+export const checkWindow = (
+  plugin: string,
+  window: { readonly startAt?: Timestamp | undefined; readonly endAt?: Timestamp | undefined }
+): Effect.Effect<void, SourceError> =>
+  window.startAt !== undefined && window.endAt !== undefined && window.endAt <= window.startAt
+    ? Effect.fail(SourceError.fatal(plugin, `endAt (${window.endAt}) must be after startAt (${window.startAt}); fix the window`))
+    : Effect.void

@@ -1,4 +1,4 @@
-import { DateTimeSetting, DurationSetting, EventKind, PositiveInt, SourceError, defineSource } from "@featbit-export/core"
+import { DateTimeSetting, checkWindow, DurationSetting, EventKind, PositiveInt, defineSource } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -104,9 +104,7 @@ export const ClickHouseSource = defineSource({
   config: ClickHouseSourceConfig,
   make: (config, context) =>
     Effect.gen(function* () {
-      if (config.startAt !== undefined && config.endAt !== undefined && config.endAt <= config.startAt) {
-        return yield* Effect.fail(SourceError.fatal(PLUGIN, `endAt (${config.endAt}) must be after startAt (${config.startAt}); fix the window`))
-      }
+      yield* checkWindow(PLUGIN, config)
       const password = config.password === undefined ? undefined : Redacted.value(config.password)
       const transport = yield* openTransport(
         {

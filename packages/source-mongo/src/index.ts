@@ -1,4 +1,4 @@
-import { DateTimeSetting, DurationSetting, EventKind, PositiveInt, SourceError, defineSource } from "@featbit-export/core"
+import { DateTimeSetting, checkWindow, DurationSetting, EventKind, PositiveInt, defineSource } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -80,9 +80,7 @@ export const MongoSource = defineSource({
   config: MongoSourceConfig,
   make: (config) =>
     Effect.gen(function* () {
-      if (config.startAt !== undefined && config.endAt !== undefined && config.endAt <= config.startAt) {
-        return yield* Effect.fail(SourceError.fatal(PLUGIN, `endAt (${config.endAt}) must be after startAt (${config.startAt}); fix the window`))
-      }
+      yield* checkWindow(PLUGIN, config)
       const url = Redacted.value(config.url)
       const context: ErrorContext = {
         target: targetOf(url),

@@ -1,4 +1,4 @@
-import { DateTimeSetting, DurationSetting, EventKind, PositiveInt, SourceError, defineSource } from "@featbit-export/core"
+import { DateTimeSetting, checkWindow, DurationSetting, EventKind, PositiveInt, defineSource } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -97,9 +97,7 @@ export const PostgresSource = defineSource({
   config: PostgresSourceConfig,
   make: (config, context) =>
     Effect.gen(function* () {
-      if (config.startAt !== undefined && config.endAt !== undefined && config.endAt <= config.startAt) {
-        return yield* Effect.fail(SourceError.fatal(PLUGIN, `endAt (${config.endAt}) must be after startAt (${config.startAt}); fix the window`))
-      }
+      yield* checkWindow(PLUGIN, config)
       const url = config.url === undefined ? undefined : Redacted.value(config.url)
       const password = config.password === undefined ? undefined : Redacted.value(config.password)
       const connection: ConnectionSettings = {
