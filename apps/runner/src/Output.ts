@@ -58,6 +58,45 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
   }
 }
 
+/** How far behind the store a pipeline is, for a person: `12s`, `3m 5s`, `2h 10m`. */
+export const formatBehind = (seconds: number): string => {
+  if (seconds < 60) return `${Math.round(seconds)}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${Math.round(seconds % 60)}s`
+  return `${Math.floor(seconds / 3600)}h ${Math.round((seconds % 3600) / 60)}m`
+}
+
+/** One pipeline's part of the terminal's progress line. */
+export const statusLine = (p: PipelineProgress, rate: number): string => {
+  const behind = p.secondsBehind()
+  return (
+    `${p.pipeline}: ${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
+    (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
+    (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
+    (behind === undefined ? "" : `, ${formatBehind(behind)} behind`) +
+    `, ${p.state}${p.lastRetry === undefined ? "" : " (retrying)"}`
+  )
+}
+
+/** One pipeline's progress as a JSON record, for log collectors. */
+export const progressRecord = (p: PipelineProgress, rate: number): Record<string, unknown> => {
+  const behind = p.secondsBehind()
+  return {
+    pipeline: p.pipeline,
+    message: "progress",
+    state: p.state,
+    exported: p.exported,
+    eventsPerSecond: Math.round(rate),
+    deadLettered: p.deadLettered,
+    late: p.late,
+    missed: p.missed,
+    retries: p.retries,
+    cursor: p.cursor === undefined ? null : Cursor.format(p.cursor),
+    storeTime: p.storeTime ?? null,
+    horizon: p.horizon ?? null,
+    secondsBehind: behind === undefined ? null : Math.round(behind * 10) / 10
+  }
+}
+
 /** Shows progress: the terminal line every second, or a JSON record every `recordEvery` when not interactive. */
 export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineProgress>, recordEvery = 10) =>
   Effect.gen(function* () {
@@ -73,24 +112,9 @@ export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineP
         return { p, rate }
       })
       if (output.interactive) {
-        output.setStatus(
-          parts
-            .map(({ p, rate }) => `${p.pipeline}: ${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered, ${p.state}${p.lastRetry === undefined ? "" : " (retrying)"}`)
-            .join(" | ")
-        )
+        output.setStatus(parts.map(({ p, rate }) => statusLine(p, rate)).join(" | "))
       } else if (tick % recordEvery === 0) {
-        for (const { p, rate } of parts) {
-          output.report("", {
-            pipeline: p.pipeline,
-            message: "progress",
-            state: p.state,
-            exported: p.exported,
-            eventsPerSecond: Math.round(rate),
-            deadLettered: p.deadLettered,
-            retries: p.retries,
-            cursor: p.cursor === undefined ? null : Cursor.format(p.cursor)
-          })
-        }
+        for (const { p, rate } of parts) output.report("", progressRecord(p, rate))
       }
     })
     yield* render.pipe(Effect.repeat(Schedule.spaced("1 second")))

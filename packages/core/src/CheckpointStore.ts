@@ -10,15 +10,30 @@ import * as Schema from "effect/Schema"
 import { Cursor } from "./Cursor.js"
 import { CheckpointError } from "./Errors.js"
 import { errorText, writeFileAtomic } from "./internal/files.js"
+import { Selection } from "./Selection.js"
 
-/** What a pipeline has delivered: its cursor, and running totals kept across runs. */
+/** The version `save` writes. Version 1 (no state, no selection, no late totals) is still read. */
+export const CHECKPOINT_VERSION = 2
+
+/**
+ * What a pipeline has delivered: its cursor (with the source's own state, such as late-row counts), the
+ * selection the cursor is a position in, and running totals kept across runs.
+ */
 export const Checkpoint = Schema.Struct({
-  version: Schema.Literal(1),
+  version: Schema.Literal(1, 2),
   pipeline: Schema.String,
   cursor: Cursor,
+  /** The source's `SourcePage.state` of the committed page. */
+  state: Schema.optional(Schema.Unknown),
+  /** What the source selected when the cursor was committed (`Source.selection`). */
+  selection: Schema.optional(Selection),
   committedAt: Schema.String,
   exported: Schema.Number,
-  deadLettered: Schema.Number
+  deadLettered: Schema.Number,
+  /** Rows delivered after landing behind the cursor. */
+  late: Schema.optional(Schema.Number),
+  /** Rows found too late to export (reported, not delivered). */
+  missed: Schema.optional(Schema.Number)
 }).annotations({ identifier: "Checkpoint" })
 export type Checkpoint = typeof Checkpoint.Type
 

@@ -4,14 +4,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
+import { CHECKPOINT_VERSION, type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
 import * as Cursor from "./Cursor.js"
 import { type DeadLetter, DeadLetterStore } from "./DeadLetter.js"
-import { type CheckpointError, type DeadLetterError, PipelineError, type SinkError, type SourceError } from "./Errors.js"
+import { type CheckpointError, type DeadLetterError, PipelineError, type SinkError, SourceError } from "./Errors.js"
 import { PipelineProgress } from "./Progress.js"
 import { type RetryPolicy, retrySchedule } from "./Retry.js"
+import { compareSelection } from "./Selection.js"
 import { type Sink, type WriteResult, accepted } from "./Sink.js"
-import type { Source, SourcePage } from "./Source.js"
+import type { PassInfo, Source, SourcePage } from "./Source.js"
 
 /** Everything the engine needs to run one pipeline. */
 export interface PipelineOptions {
@@ -41,6 +42,10 @@ export interface PipelineSummary {
   readonly pipeline: string
   readonly exported: number
   readonly deadLettered: number
+  /** Rows delivered after landing behind the cursor. */
+  readonly late: number
+  /** Rows found too late to export, reported in warnings. */
+  readonly missed: number
   readonly batches: number
   readonly retries: number
   readonly cursor: Cursor.Cursor | undefined
@@ -72,8 +77,13 @@ export const run = (
     let committed: Checkpoint | undefined = Option.getOrUndefined(
       yield* checkpoints.load(options.name).pipe(Effect.mapError(failWith))
     )
+    if (committed !== undefined) yield* checkSelection(options, committed)
     progress.cursor = committed?.cursor
     let sequence = 0
+    const onPass = (info: PassInfo) => {
+      progress.storeTime = info.storeTime
+      progress.horizon = info.horizon
+    }
 
     const stopRequested = options.stop === undefined ? Effect.succeed(false) : Deferred.isDone(options.stop)
 
@@ -87,9 +97,9 @@ export const run = (
 
     /** Pages after the committed cursor; a transient read failure resumes after the last page read. */
     const pages = (): Stream.Stream<SourcePage, SourceError> => {
-      let lastRead = committed?.cursor
-      return Stream.suspend(() => options.source.read(lastRead, { pageSize: options.batchSize })).pipe(
-        Stream.tap((page) => Effect.sync(() => void (lastRead = page.cursor))),
+      let lastRead = { cursor: committed?.cursor, state: committed?.state }
+      return Stream.suspend(() => options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })).pipe(
+        Stream.tap((page) => Effect.sync(() => void (lastRead = { cursor: page.cursor, state: page.state }))),
         Stream.tapError(noteRetry),
         Stream.retry(retrySchedule<SourceError>(options.retry))
       )
@@ -116,19 +126,27 @@ export const run = (
         }
         yield* deadLetters.append(options.name, letters)
         const exported = page.events.length - result.rejected.length
+        const late = page.late ?? 0
+        const missed = page.missed ?? 0
         const next: Checkpoint = {
-          version: 1,
+          version: CHECKPOINT_VERSION,
           pipeline: options.name,
           cursor: page.cursor,
+          ...(page.state === undefined ? {} : { state: page.state }),
+          ...(options.source.selection === undefined ? {} : { selection: options.source.selection }),
           committedAt: at,
           exported: (committed?.exported ?? 0) + exported,
-          deadLettered: (committed?.deadLettered ?? 0) + letters.length
+          deadLettered: (committed?.deadLettered ?? 0) + letters.length,
+          late: (committed?.late ?? 0) + late,
+          missed: (committed?.missed ?? 0) + missed
         }
         yield* checkpoints.save(next)
         committed = next
         progress.cursor = next.cursor
         progress.exported += exported
         progress.deadLettered += letters.length
+        progress.late += late
+        progress.missed += missed
         progress.batches += 1
         progress.lastRetry = undefined
       })
@@ -162,6 +180,7 @@ export const run = (
     while (true) {
       progress.state = "reading"
       yield* catchUp
+      progress.caughtUpTo = progress.horizon
       if (options.mode === "once" || (yield* stopRequested)) break
       progress.state = "waiting"
       yield* waitForNextPoll
@@ -172,6 +191,8 @@ export const run = (
       pipeline: options.name,
       exported: progress.exported,
       deadLettered: progress.deadLettered,
+      late: progress.late,
+      missed: progress.missed,
       batches: progress.batches,
       retries: progress.retries,
       cursor: committed?.cursor,
@@ -181,3 +202,33 @@ export const run = (
     Effect.tapError(() => Effect.sync(() => options.progress && (options.progress.state = "failed"))),
     Effect.annotateLogs("pipeline", options.name)
   )
+
+/**
+ * Refuses to resume a checkpoint under a selection its cursor does not fit (wider `envIds`, another table,
+ * another cursor column): rows the new selection adds lie behind the cursor and would never be read.
+ * Narrowing, and a moved `endAt`, are accepted with a warning.
+ */
+const checkSelection = (options: PipelineOptions, committed: Checkpoint): Effect.Effect<void, PipelineError> => {
+  const current = options.source.selection
+  if (current === undefined || committed.selection === undefined) return Effect.void
+  const verdict = compareSelection(committed.selection, current)
+  switch (verdict._tag) {
+    case "Same":
+      return Effect.void
+    case "Accepted":
+      return Effect.forEach(verdict.notes, (note) => Effect.logWarning(`the source's selection changed since the checkpoint: ${note}`), { discard: true })
+    case "Refused":
+      return Effect.fail(
+        new PipelineError({
+          pipeline: options.name,
+          reason: SourceError.fatal(
+            options.sourceType,
+            `the checkpoint was committed under another selection: ${verdict.changes.join("; ")}. ` +
+              `What the change adds lies behind the cursor ${Cursor.format(committed.cursor)} and would never be read. ` +
+              `Set it back; or export the addition with a pipeline of its own (another name, so another checkpoint, with startAt where it should start); ` +
+              `or reset this pipeline's checkpoint to export everything again (featbit-export checkpoints <file> --reset --pipeline ${options.name}; destinations dedupe on the event id)`
+          )
+        })
+      )
+  }
+}

@@ -234,6 +234,16 @@ const schemaIssues = (
   })
 }
 
+/** The plugins' own checks across keys (`configIssues`), with paths from the top of the file. */
+const pluginIssues = (pipelines: ReadonlyArray<PipelineConfig>, plugins: PluginRegistry): Array<ConfigIssue> =>
+  pipelines.flatMap((pipeline, index) =>
+    (["source", "sink"] as const).flatMap((role) => {
+      const config = pipeline[role]
+      const plugin = (role === "source" ? plugins.sources : plugins.sinks).find((candidate) => candidate.type === config.type)
+      return (plugin?.configIssues?.(config) ?? []).map((issue) => ({ path: ["pipelines", index, role, ...issue.path], message: issue.message }))
+    })
+  )
+
 export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** Overrides the file's `state` key (the runner's `--state-dir`). */
@@ -307,6 +317,11 @@ export const parse = (
   const issues = [...envIssues, ...fromSchema, ...duplicates].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
   if (issues.length > 0 || Either.isLeft(decoded)) return fail(issues)
   const valid = decoded.right
+  const crossKey = pluginIssues(valid.pipelines as ReadonlyArray<PipelineConfig>, plugins).map((issue) => ({
+    ...issue,
+    ...position(lines, locate(doc, issue.path, true))
+  }))
+  if (crossKey.length > 0) return fail(crossKey)
 
   const baseDir = path.dirname(path.resolve(file))
   const stateDir = path.resolve(

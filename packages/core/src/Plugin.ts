@@ -12,6 +12,15 @@ import type { Source } from "./Source.js"
  */
 export const CONTRACT_VERSION = 1
 
+/**
+ * A mistake in a plugin's keys that its schema cannot express (two keys that exclude each other, a window
+ * that selects nothing). `path` is relative to the plugin's block, so the pipeline file can name the line.
+ */
+export interface PluginConfigIssue {
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+}
+
 /** What a plugin learns about the pipeline it runs in. */
 export interface PluginContext {
   /** The pipeline's name (also its checkpoint key). */
@@ -32,6 +41,8 @@ export interface SourcePlugin<Fields extends Schema.Struct.Fields = Schema.Struc
   readonly contract: number
   readonly description: string
   readonly config: Schema.Struct<Fields>
+  /** Checks across keys, run when the file loads (`validate` included): each issue exits 2 at its line. */
+  readonly configIssues?: (config: Schema.Struct.Type<Fields>) => ReadonlyArray<PluginConfigIssue>
   readonly make: (
     config: Schema.Struct.Type<Fields>,
     context: PluginContext
@@ -45,6 +56,8 @@ export interface SinkPlugin<Fields extends Schema.Struct.Fields = Schema.Struct.
   readonly contract: number
   readonly description: string
   readonly config: Schema.Struct<Fields>
+  /** Checks across keys, run when the file loads; see `SourcePlugin.configIssues`. */
+  readonly configIssues?: (config: Schema.Struct.Type<Fields>) => ReadonlyArray<PluginConfigIssue>
   readonly make: (config: Schema.Struct.Type<Fields>, context: PluginContext) => Effect.Effect<Sink, SinkError, Scope.Scope>
   readonly render?: (config: Schema.Struct.Type<Fields>) => (event: ExportEvent) => unknown
 }

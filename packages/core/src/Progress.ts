@@ -1,4 +1,5 @@
 import type { Cursor } from "./Cursor.js"
+import type { Timestamp } from "./Timestamp.js"
 
 export type PipelineState = "starting" | "reading" | "waiting" | "stopping" | "stopped" | "failed"
 
@@ -16,11 +17,33 @@ export class PipelineProgress {
   batches = 0
   /** Failed attempts that were retried. */
   retries = 0
+  /** Rows delivered after landing behind the cursor, in this run. */
+  late = 0
+  /** Rows found too late to export, in this run. */
+  missed = 0
   /** The committed cursor. */
   cursor: Cursor | undefined = undefined
+  /** The store's clock at the start of the current (or last) pass. */
+  storeTime: Timestamp | undefined = undefined
+  /** The horizon of the current (or last) pass: rows at or before it are read. */
+  horizon: Timestamp | undefined = undefined
+  /** The horizon of the last pass that completed: every row up to it has been read. */
+  caughtUpTo: Timestamp | undefined = undefined
   /** The last failure that is being retried, for display. */
   lastRetry: string | undefined = undefined
   readonly startedAt: number = Date.now()
 
   constructor(readonly pipeline: string) {}
+
+  /**
+   * How far the export trails the store: the store's clock minus what has been read (the committed cursor,
+   * or the horizon of the last completed pass when that is later: a quiet store has no newer rows to move the
+   * cursor). Undefined before the first pass has read the store's clock.
+   */
+  secondsBehind(): number | undefined {
+    if (this.storeTime === undefined) return undefined
+    const read = [this.cursor?.timestamp, this.caughtUpTo].filter((t): t is Timestamp => t !== undefined).sort().pop()
+    if (read === undefined) return undefined
+    return Math.max(0, (Date.parse(this.storeTime.slice(0, 23) + "Z") - Date.parse(read.slice(0, 23) + "Z")) / 1000)
+  }
 }

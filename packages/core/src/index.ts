@@ -10,6 +10,18 @@ export * as Cursor from "./Cursor.js"
 export * from "./Errors.js"
 /** The Source contract. */
 export * from "./Source.js"
+/** The filters every database source shares (envIds, events, window, lag, lateWindow, batchSize). */
+export * from "./SourceFilters.js"
+/** What a source selects, as its checkpoint remembers it. */
+export * from "./Selection.js"
+/** The read horizon of a pass: the store's clock minus lag. */
+export * from "./Horizon.js"
+/** Late rows: counts per time bucket behind the cursor. */
+export * as LateRows from "./LateRows.js"
+/** What a database source says about its store. */
+export * from "./StoreReader.js"
+/** One pass of a database source: horizon, late rows, audits, then the rows after the cursor. */
+export * from "./ReadPass.js"
 /** The Sink contract. */
 export * from "./Sink.js"
 /** The plugin contract and its version. */

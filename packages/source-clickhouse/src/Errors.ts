@@ -78,6 +78,7 @@ const UNKNOWN_DATABASE = 81
 const UNKNOWN_TABLE = 60
 const MISSING_COLUMN = new Set([47, 16, 10]) // UNKNOWN_IDENTIFIER, NO_SUCH_COLUMN_IN_TABLE, NOT_FOUND_COLUMN_IN_BLOCK
 const UNKNOWN_SETTING = 115
+const UNKNOWN_FUNCTION = 46
 /** Errors a retry cannot cure: the query and the table do not fit together, or the server is too old. */
 const SCHEMA = new Set([
   36, // BAD_ARGUMENTS
@@ -185,6 +186,11 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
     if (code === UNKNOWN_SETTING && /param_/.test(text)) {
       return fatal(
         `ClickHouse at ${where} does not support query parameters, which this source binds every value with: it needs ClickHouse 22.x or newer (FeatBit ships 23.7)`
+      )
+    }
+    if (code === UNKNOWN_FUNCTION && /now64/.test(text)) {
+      return fatal(
+        `ClickHouse at ${where} has no now64(), which this source reads the server's clock with, nor the query parameters it binds every value with: it needs ClickHouse 22.x or newer (FeatBit ships 23.7)`
       )
     }
     if (SCHEMA.has(code)) {

@@ -2,14 +2,15 @@ import {
   type Cursor,
   type ExportEvent,
   type FeatBitRow,
-  type ReadOptions,
+  type Position,
+  type RangePage,
+  type RangeRequest,
   type Rejection,
   SourceError,
-  type SourcePage,
+  type StoreReader,
   Timestamp,
   decodeFeatBitRow
 } from "@featbit-export/core"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -28,24 +29,33 @@ export interface ReadSettings {
   readonly envIds: ReadonlyArray<string> | undefined
   /** Only these event kinds; all when undefined. */
   readonly events: ReadonlyArray<string> | undefined
-  /** Where a read without a committed cursor starts (inclusive), on the cursor column. */
-  readonly startAt: Timestamp.Timestamp | undefined
-  /** Rows at or after it are never read (exclusive), on the cursor column. */
-  readonly endAt: Timestamp.Timestamp | undefined
-  /** The read horizon trails the newest row by this much. */
-  readonly lag: Duration.Duration
-  /** Rows per page; the pipeline's batch size when undefined. */
-  readonly batchSize: number | undefined
 }
+
+/**
+ * How far back of a mark a narrowed read looks on `_timestamp`. `_timestamp` is the Kafka message time, set
+ * by FeatBit's evaluation server: the Kafka engine writes its blocks up to 7.5 s later, and the two machines'
+ * clocks differ. A row that still slips past is caught by the count check (its bucket is then read whole).
+ */
+export const INGEST_MARGIN_SECONDS = 60
 
 // ---------------------------------------------------------------------------------------------------------
 // SQL. Every value is a bound parameter; database, table and cursor column are `Identifier` parameters. The
-// text varies only in which optional filters exist, never with what they contain.
+// text varies only in which optional conditions exist, never with what they contain.
 
 const FROM = "FROM {db:Identifier}.{table:Identifier}"
 const COL = "{col:Identifier}"
 
-const filterSql = (settings: ReadSettings): string =>
+/** The optional conditions of a range, besides its time bounds. */
+interface RangeShape {
+  readonly after?: boolean
+  readonly through?: boolean
+  readonly since?: boolean
+}
+
+const conditionsSql = (settings: ReadSettings, shape: RangeShape): string =>
+  (shape.after === true ? ` AND (${COL} > {cts:DateTime64(6, 'UTC')} OR toString(uuid) > {cid:String})` : "") +
+  (shape.through === true ? ` AND (${COL} < {tts:DateTime64(6, 'UTC')} OR toString(uuid) <= {tid:String})` : "") +
+  (shape.since === true ? " AND _timestamp >= {since:DateTime('UTC')}" : "") +
   (settings.envIds === undefined ? "" : " AND env_id IN {envs:Array(String)}") +
   (settings.events === undefined ? "" : " AND event IN {kinds:Array(String)}")
 
@@ -53,21 +63,28 @@ const filterSql = (settings: ReadSettings): string =>
 export const SELECT_LIST =
   "toString(uuid) AS id, distinct_id, env_id, event, properties, toString(timestamp) AS ts, toString(_timestamp, 'UTC') AS ingested"
 
-/** The newest and oldest rows at or after a position (count first: min and max of nothing are 1970). */
-export const boundsSql = (settings: ReadSettings): string =>
+/** The store's clock, in UTC whatever the server's time zone. */
+export const STORE_TIME_SQL = "SELECT toString(now64(6), 'UTC')"
+
+/** The size of a range `[lo, hi)` (count first: min and max of nothing are 1970), to plan its windows. */
+export const boundsSql = (settings: ReadSettings, shape: RangeShape = {}): string =>
   `SELECT count() AS n, toString(min(${COL}), 'UTC') AS first, toString(max(${COL}), 'UTC') AS last ${FROM} ` +
-  `WHERE ${COL} >= {from:DateTime64(6, 'UTC')}${filterSql(settings)}`
+  `WHERE ${COL} >= {lo:DateTime64(6, 'UTC')} AND ${COL} < {hi:DateTime64(6, 'UTC')}${conditionsSql(settings, shape)}`
 
 /**
- * One page: rows of a time window `[lo, hi)` after the keyset position `(cts, cid)`, in the order of core's
- * `Cursor.compare` (the cursor column, then the uuid's text: ClickHouse's UUID type sorts differently).
+ * One page: rows of a time window `[lo, hi)` inside a range, in the order of core's `Cursor.compare` (the
+ * cursor column, then the uuid's text: ClickHouse's UUID type sorts differently).
  */
-export const pageSql = (settings: ReadSettings, afterCursor: boolean): string =>
+export const pageSql = (settings: ReadSettings, shape: RangeShape): string =>
   `SELECT ${SELECT_LIST} ${FROM} ` +
   `WHERE ${COL} >= {lo:DateTime64(6, 'UTC')} AND ${COL} < {hi:DateTime64(6, 'UTC')}` +
-  (afterCursor ? ` AND (${COL} > {cts:DateTime64(6, 'UTC')} OR toString(uuid) > {cid:String})` : "") +
-  filterSql(settings) +
+  conditionsSql(settings, shape) +
   ` ORDER BY ${COL}, toString(uuid) LIMIT {limit:UInt32}`
+
+/** Rows per time bucket of `{width}` ms, on the event time. */
+export const countSql = (settings: ReadSettings, shape: RangeShape): string =>
+  `SELECT intDiv(toUnixTimestamp64Milli(timestamp), {width:UInt64}) AS bucket, count() AS n ${FROM} ` +
+  `WHERE ${COL} >= {lo:DateTime64(6, 'UTC')} AND ${COL} < {hi:DateTime64(6, 'UTC')}${conditionsSql(settings, shape)} GROUP BY bucket`
 
 export const baseParams = (settings: ReadSettings): QueryParams => ({
   db: settings.database,
@@ -121,12 +138,12 @@ const rowOf = (cells: ReadonlyArray<unknown>): FeatBitRow => {
 // Reading
 
 /**
- * Where a pass stands. Everything up to `cursor` has been read, and so has everything before `windowStart`
- * (which is never below the cursor's time). The current window is `[windowStart, windowEnd)`; it began at
- * `windowOrigin` and `windowRows` of its rows have been read.
+ * Where a range read stands. Everything up to `cursor` has been read, and so has everything before
+ * `windowStart` (which is never below the cursor's time). The current window is `[windowStart, windowEnd)`;
+ * it began at `windowOrigin` and `windowRows` of its rows have been read.
  */
-interface PassState {
-  readonly cursor: { readonly timestamp: Timestamp.Timestamp; readonly id: string } | undefined
+interface RangeState {
+  readonly cursor: Position | undefined
   readonly windowOrigin: bigint
   readonly windowStart: bigint
   readonly windowEnd: bigint
@@ -139,7 +156,6 @@ const PAGES_PER_WINDOW = 8
 /** How far one window's width may move from the last one's, either way. */
 const MAX_WIDTH_CHANGE = 8n
 
-const MICROS_PER_MS = 1000n
 const min = (a: bigint, b: bigint) => (a < b ? a : b)
 const max = (a: bigint, b: bigint) => (a > b ? a : b)
 
@@ -154,40 +170,61 @@ export const checkCursorColumn = (from: Cursor.Cursor | undefined, column: Curso
   )
 }
 
+/** `since` as the `_timestamp` bound a narrowed read uses: the mark's second, less the margin. */
+const sinceParam = (since: string): string | undefined => {
+  const mark = Timestamp.parse(since)
+  if (mark === undefined) return undefined
+  const seconds = Math.floor(Date.parse(mark.slice(0, 23) + "Z") / 1000) - INGEST_MARGIN_SECONDS
+  return new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ")
+}
+
+/** The range's bounds, conditions and parameters, shared by its bounds, page and count queries. */
+const rangeOf = (settings: ReadSettings, request: { readonly after?: Position | undefined; readonly from?: Timestamp.Timestamp | undefined; readonly before?: Timestamp.Timestamp | undefined; readonly through?: Position | undefined; readonly since?: string | undefined }) => {
+  const since = request.since === undefined ? undefined : sinceParam(request.since)
+  const lo = request.after?.timestamp ?? request.from ?? Timestamp.fromMicros(0n)
+  const throughEnd = request.through === undefined ? undefined : Timestamp.toMicros(request.through.timestamp) + 1n
+  const before = request.before === undefined ? undefined : Timestamp.toMicros(request.before)
+  // The far end of time ClickHouse's DateTime64 holds, when nothing bounds the range.
+  const hi = min(before ?? 10_413_791_999_000_000n, throughEnd ?? 10_413_791_999_000_000n)
+  const shape: RangeShape = { after: request.after !== undefined, through: request.through !== undefined, since: since !== undefined }
+  const params: QueryParams = {
+    ...baseParams(settings),
+    ...(request.after === undefined ? {} : { cts: toClickHouseTime(request.after.timestamp), cid: request.after.id }),
+    ...(request.through === undefined ? {} : { tts: toClickHouseTime(request.through.timestamp), tid: request.through.id }),
+    ...(since === undefined ? {} : { since })
+  }
+  return { lo: Timestamp.toMicros(lo), hi, shape, params }
+}
+
 /**
- * Reads FeatBit's events table after a cursor, in pages, up to the read horizon of this pass.
+ * Reads a range of FeatBit's events table in keyset pages.
  *
- * A pass first asks for the oldest and newest rows at or after its start (one aggregate over the filtered
- * rows). The horizon is the newest row's cursor column minus `lag`; `endAt` cuts it further. Pages are then
- * read with keyset conditions inside time windows `[lo, hi)` that adapt to the data's density, so that a
- * page query scans about a page of rows (ClickHouse prunes partitions and granules on the time bounds)
- * instead of everything after the cursor: that keeps a long backfill linear.
+ * A range read first asks for its oldest and newest rows and their count (one aggregate over the filtered
+ * rows). Pages are then read with keyset conditions inside time windows `[lo, hi)` that adapt to the data's
+ * density, so that a page query scans about a page of rows (ClickHouse prunes partitions and granules on the
+ * time bounds) instead of everything after the cursor: that keeps a long backfill linear.
  */
-export const readPages = (session: Session, settings: ReadSettings, from: Cursor.Cursor | undefined, options: ReadOptions): Stream.Stream<SourcePage, SourceError> =>
+export const readRange = (session: Session, settings: ReadSettings, request: RangeRequest, pageSize: number): Stream.Stream<RangePage, SourceError> =>
   Stream.suspend(() => {
-    const mismatch = checkCursorColumn(from, settings.cursorColumn)
+    const mismatch = checkCursorColumn(request.after, settings.cursorColumn)
     if (mismatch !== undefined) return Stream.fail(mismatch)
-    const pageSize = settings.batchSize ?? options.pageSize
-    const params = baseParams(settings)
     const table = `${settings.database}.${settings.table}`
-    const lagMicros = BigInt(Math.round(Duration.toMillis(settings.lag))) * MICROS_PER_MS
     // _timestamp holds whole seconds: a window narrower than one second is empty or holds one second.
     const minSpan = settings.cursorColumn === "_timestamp" ? 1_000_000n : 1_000n
-    const start = from?.timestamp ?? settings.startAt
-    const endAt = settings.endAt === undefined ? undefined : Timestamp.toMicros(settings.endAt)
-
-    const bounds = session.rows(
-      boundsSql(settings),
-      { ...params, from: toClickHouseTime(start ?? Timestamp.fromMicros(0n)) },
-      `finding the newest row of ${table}`
-    )
+    const range = rangeOf(settings, request)
+    const end = range.hi
+    if (range.lo >= end) return Stream.empty
 
     /** A row's position on the cursor column (rowOf always sets ingestedAt). */
     const positionOf = (row: FeatBitRow): Timestamp.Timestamp => (settings.cursorColumn === "timestamp" ? row.timestamp : row.ingestedAt!)
 
     return Stream.unwrap(
       Effect.gen(function* () {
-        const [summary] = yield* bounds
+        const [summary] = yield* session.rows(
+          boundsSql(settings, range.shape),
+          { ...range.params, lo: toClickHouseTime(Timestamp.fromMicros(range.lo)), hi: toClickHouseTime(Timestamp.fromMicros(end)) },
+          `sizing a read of ${table}`
+        )
         const count = Number(summary?.[0] ?? 0)
         if (summary === undefined || !(count > 0)) return Stream.empty
         const first = fromClickHouseTime(String(summary[1]))
@@ -195,17 +232,13 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
         if (first === undefined || newest === undefined) {
           return yield* Effect.fail(badRow(`min ${String(summary[1])}, max ${String(summary[2])}`))
         }
-        // Rows at or before the horizon are read; `end` is exclusive, so one microsecond past it.
-        const horizon = Timestamp.toMicros(newest) - lagMicros
-        const end = endAt === undefined ? horizon + 1n : min(horizon + 1n, endAt)
-        const firstMicros = Timestamp.toMicros(first)
-        if (firstMicros >= end) return Stream.empty
-        // Windows should hold `target` rows; the first is sized from the pass's average density.
+        // Windows should hold `target` rows; the first is sized from the range's average density.
         const target = BigInt(pageSize * PAGES_PER_WINDOW)
+        const firstMicros = Timestamp.toMicros(first)
         const rangeMicros = max(1n, Timestamp.toMicros(newest) - firstMicros)
         const firstSpan = max(minSpan, (rangeMicros * target) / BigInt(count))
-        const initial: PassState = {
-          cursor: from === undefined ? undefined : { timestamp: from.timestamp, id: from.id },
+        const initial: RangeState = {
+          cursor: request.after === undefined ? undefined : { timestamp: request.after.timestamp, id: request.after.id },
           windowOrigin: firstMicros,
           windowStart: firstMicros,
           windowEnd: min(firstMicros + firstSpan, end),
@@ -213,19 +246,21 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
           done: false
         }
 
-        /** Fills one page from as many windows as it takes, up to the end of the pass; `undefined` when none is left. */
-        const fill = (state: PassState): Effect.Effect<readonly [SourcePage | undefined, PassState], SourceError> =>
+        /** Fills one page from as many windows as it takes, up to the end of the range; `undefined` when none is left. */
+        const fill = (state: RangeState): Effect.Effect<readonly [RangePage | undefined, RangeState], SourceError> =>
           Effect.gen(function* () {
             const events: Array<ExportEvent> = []
             const rejected: Array<Rejection> = []
+            const times: Array<Timestamp.Timestamp> = []
             let { cursor, windowOrigin, windowStart, windowEnd, windowRows } = state
             let read = 0
             while (read < pageSize && windowStart < end) {
               const limit = pageSize - read
+              const shape = { ...range.shape, after: cursor !== undefined }
               const cells = yield* session.rows(
-                pageSql(settings, cursor !== undefined),
+                pageSql(settings, shape),
                 {
-                  ...params,
+                  ...range.params,
                   lo: toClickHouseTime(Timestamp.fromMicros(windowStart)),
                   hi: toClickHouseTime(Timestamp.fromMicros(windowEnd)),
                   ...(cursor === undefined ? {} : { cts: toClickHouseTime(cursor.timestamp), cid: cursor.id }),
@@ -238,6 +273,7 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
               try {
                 for (const row of cells) {
                   last = rowOf(row)
+                  times.push(last.timestamp)
                   const decoded = decodeFeatBitRow(last)
                   if (decoded._tag === "Right") events.push(decoded.right)
                   else rejected.push(decoded.left)
@@ -270,12 +306,13 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
                 windowStart = lastMicros
               }
             }
-            const page: SourcePage | undefined =
+            const page: RangePage | undefined =
               read === 0 || cursor === undefined
                 ? undefined
                 : {
                     events,
                     rejected,
+                    times,
                     cursor: settings.cursorColumn === "timestamp" ? cursor : { ...cursor, column: settings.cursorColumn }
                   }
             return [page, { cursor, windowOrigin, windowStart, windowEnd, windowRows, done: windowStart >= end }] as const
@@ -291,3 +328,30 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
       })
     )
   })
+
+/**
+ * FeatBit Pro's ClickHouse events table as core's pass needs it: the server's clock (`now64()`), which is
+ * also the mark; range reads; per-bucket counts; and reads narrowed on the ingest time `_timestamp` to the
+ * rows that came in since a mark (less INGEST_MARGIN_SECONDS), so late rows are read again without the
+ * rows around them.
+ */
+export const makeReader = (session: Session, settings: ReadSettings): StoreReader => ({
+  storeTime: session.rows(STORE_TIME_SQL, undefined, "reading the server's clock").pipe(
+    Effect.flatMap(([row]) => {
+      const now = row === undefined ? undefined : fromClickHouseTime(String(row[0]))
+      return now === undefined ? Effect.fail(badRow(`now64() read as ${String(row?.[0])}`)) : Effect.succeed({ now, mark: now })
+    })
+  ),
+  read: (request, pageSize) => readRange(session, settings, request, pageSize),
+  count: (request) => {
+    const range = rangeOf(settings, request)
+    return session
+      .rows(
+        countSql(settings, range.shape),
+        { ...range.params, lo: toClickHouseTime(Timestamp.fromMicros(range.lo)), hi: toClickHouseTime(Timestamp.fromMicros(range.hi)), width: request.width },
+        `counting the rows of ${settings.database}.${settings.table} behind the cursor`
+      )
+      .pipe(Effect.map((rows) => rows.map((row) => ({ bucket: Number(row[0]), rows: Number(row[1]) }))))
+  },
+  narrows: true
+})

@@ -1,4 +1,15 @@
-import { DateTimeSetting, checkWindow, DurationSetting, EventKind, PositiveInt, defineSource } from "@featbit-export/core"
+import {
+  DEFAULT_LAG,
+  DurationSetting,
+  MAX_BATCH_SIZE,
+  type Selection,
+  SourceFilters,
+  checkSourceFilters,
+  defineSource,
+  readPass,
+  resolveSourceFilters,
+  sourceFilterIssues
+} from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -7,7 +18,7 @@ import { checkSource } from "./Check.js"
 import { openTransport } from "./Client.js"
 import { PLUGIN } from "./Errors.js"
 import { makeSession } from "./Query.js"
-import { type ReadSettings, readPages } from "./Read.js"
+import { type ReadSettings, makeReader } from "./Read.js"
 
 export {
   type EventsTable,
@@ -21,17 +32,13 @@ export {
   toEventsTableRow
 } from "./Ddl.js"
 export { type ErrorContext, IncompleteResponse, classify, serverException } from "./Errors.js"
-export { type CursorColumn, type ReadSettings, fromClickHouseTime, toClickHouseTime } from "./Read.js"
+export { type CursorColumn, INGEST_MARGIN_SECONDS, type ReadSettings, fromClickHouseTime, makeReader, toClickHouseTime } from "./Read.js"
 export { REQUIRED_COLUMNS } from "./Check.js"
 export { type Transport, type TransportConfig, chdbPath, createEmbeddedClient, openTransport } from "./Client.js"
 
-/** The default `lag`: see the README ("Late rows and lag") for why 30 seconds. */
-export const DEFAULT_LAG = Duration.seconds(30)
+export { DEFAULT_LAG, MAX_BATCH_SIZE }
 /** The default `requestTimeout`: the longest the client waits for a silent socket. */
 export const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(60)
-/** The largest `batchSize` accepted: a page is held in memory whole. */
-export const MAX_BATCH_SIZE = 100_000
-
 
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
 
@@ -54,35 +61,10 @@ export const ClickHouseSourceConfig = Schema.Struct({
   table: Schema.optionalWith(Name, { default: () => "events", exact: true }).annotations({
     description: "Table to read (default events; distributed_events on a replicated FeatBit Pro cluster)"
   }),
-  envIds: Schema.optional(
-    Schema.NonEmptyArray(Schema.NonEmptyString).annotations({ description: "Only these FeatBit environment ids (default: every environment)" })
-  ),
-  events: Schema.optional(
-    Schema.NonEmptyArray(EventKind).annotations({
-      description: "Only these event kinds: FlagValue, CustomEvent, PageView, Click (default: every row, whatever its kind)"
-    })
-  ),
-  startAt: Schema.optional(
-    DateTimeSetting.annotations({
-      description: "Where a pipeline without a checkpoint starts, on the cursor column, e.g. 2024-01-01T00:00:00Z (default: the oldest row)"
-    })
-  ),
-  endAt: Schema.optional(
-    DateTimeSetting.annotations({
-      description: "Rows at or after this instant (on the cursor column) are never read: a backfill window ends here (default: none)"
-    })
-  ),
+  ...SourceFilters,
   cursorColumn: Schema.optionalWith(Schema.Literal("timestamp", "_timestamp"), { default: () => "timestamp" as const, exact: true }).annotations({
     description: "Order and resume on FeatBit's event time (timestamp, default) or ClickHouse's ingest time (_timestamp, whole seconds)"
   }),
-  lag: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_LAG, exact: true }).annotations({
-    description: "A pass reads only rows at least this far behind the newest row, so rows still arriving are not overtaken (default 30s; 0 for a table nobody writes to)"
-  }),
-  batchSize: Schema.optional(
-    PositiveInt.pipe(Schema.lessThanOrEqualTo(MAX_BATCH_SIZE)).annotations({
-      description: "Rows per page; overrides the pipeline's batch.size (default: batch.size)"
-    })
-  ),
   requestTimeout: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_REQUEST_TIMEOUT, exact: true }).annotations({
     description: "HTTP: how long a query may leave the socket silent before it is retried (default 60s)"
   }),
@@ -102,9 +84,10 @@ export const ClickHouseSource = defineSource({
   description:
     "FeatBit Pro's ClickHouse events table, over the HTTP interface or from an embedded ClickHouse (chDB): keyset pages on (timestamp, uuid), a lag for late rows, optional window",
   config: ClickHouseSourceConfig,
+  configIssues: sourceFilterIssues,
   make: (config, context) =>
     Effect.gen(function* () {
-      yield* checkWindow(PLUGIN, config)
+      yield* checkSourceFilters(PLUGIN, config)
       const password = config.password === undefined ? undefined : Redacted.value(config.password)
       const transport = yield* openTransport(
         {
@@ -116,16 +99,13 @@ export const ClickHouseSource = defineSource({
         },
         context.baseDir
       )
+      const filters = resolveSourceFilters(config)
       const settings: ReadSettings = {
         database: config.database,
         table: config.table,
         cursorColumn: config.cursorColumn,
-        envIds: config.envIds,
-        events: config.events,
-        startAt: config.startAt,
-        endAt: config.endAt,
-        lag: config.lag,
-        batchSize: config.batchSize
+        envIds: filters.envIds,
+        events: filters.events
       }
       const session = makeSession(transport, {
         target: transport.target,
@@ -134,9 +114,24 @@ export const ClickHouseSource = defineSource({
         table: config.table,
         secrets: password === undefined ? [] : [password]
       })
+      const reader = makeReader(session, settings)
+      // On the ingest time, rows come in the order they are stored: nothing lands behind the cursor.
+      const pass = config.cursorColumn === "_timestamp" ? { ...filters, lateWindow: Duration.zero } : filters
       return {
-        read: (from, options) => readPages(session, settings, from, options),
-        check: checkSource(session, settings)
+        read: (from, options) => readPass(reader, pass, from, options),
+        check: checkSource(session, settings),
+        selection: selectionOf(settings, filters)
       }
     })
+})
+
+/** What the checkpoint remembers: the table (not the server, which may move), the cursor column and the filters. */
+const selectionOf = (settings: ReadSettings, filters: ReturnType<typeof resolveSourceFilters>): Selection => ({
+  source: PLUGIN,
+  table: `${settings.database}.${settings.table}`,
+  cursorColumn: settings.cursorColumn,
+  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
+  events: filters.events === undefined ? null : [...filters.events].sort(),
+  startAt: filters.startAt ?? null,
+  endAt: filters.endAt ?? null
 })

@@ -27,7 +27,7 @@ describe("the clickhouse source plugin", () => {
     }
     const keys = Object.keys(schema.properties)
     expect(keys.sort()).toEqual(
-      ["batchSize", "cursorColumn", "database", "endAt", "envIds", "events", "lag", "password", "requestTimeout", "startAt", "table", "tls", "url", "username"].sort()
+      ["batchSize", "cursorColumn", "database", "endAt", "envId", "envIds", "events", "lag", "lateWindow", "password", "requestTimeout", "startAt", "table", "tls", "url", "username"].sort()
     )
     for (const key of keys) {
       const property = schema.properties[key]!

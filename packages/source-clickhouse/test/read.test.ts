@@ -2,9 +2,10 @@ import { Cursor, type FeatBitRow, type SourceError, Timestamp } from "@featbit-e
 import { generateRows } from "@featbit-export/source-generate"
 import { makeRecordingSink, makeTestStores, runOnce } from "@featbit-export/testkit"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import type * as Scope from "effect/Scope"
 import { afterAll, describe, expect, it } from "vitest"
-import { closeEngine, freshTable, insertRows, openChdbSource } from "./support/chdb.js"
+import { closeEngine, engineNow, freshTable, insertRows, openChdbSource } from "./support/chdb.js"
 import { at, eventIds, ids, readAll, rowsAt, sortByKey } from "./support/rows.js"
 
 afterAll(closeEngine)
@@ -111,26 +112,30 @@ describe("reading FeatBit's events table from an embedded ClickHouse", () => {
     expect(stores.checkpoints.get("test")!.cursor).toEqual({ timestamp: extra[1]!.timestamp, id: extra[1]!.id })
   })
 
-  it("resumes from the committed cursor: a second run exports exactly the rows added since", async () => {
+  it("resumes from the committed cursor: a second run exports the rows added since, those behind the cursor as late rows", async () => {
     const first = rowsAt(500, (i) => at(i))
     const where = await freshTable(first)
     const stores = makeTestStores()
     const sink1 = makeRecordingSink()
     await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, sink1, stores, { batchSize: 120 })))
     expect(sink1.delivered.map((event) => event.id)).toEqual(ids(first))
-    // New rows, including ones sharing the last committed timestamp (after it in uuid order or not).
-    const later = rowsAt(300, (i) => (i < 40 ? at(499) : at(500 + i)), { seed: 8 })
+    // New rows, including ones sharing the last committed timestamp (after it in uuid order or not), taken in
+    // now (their _timestamp), as FeatBit's Kafka engine would.
+    const now = Timestamp.fromMillis(await engineNow())
+    const later = rowsAt(300, (i) => (i < 40 ? at(499) : at(500 + i)), { seed: 8, ingested: () => now })
     await insertRows(where, later, 1000)
     const lastCommitted = stores.checkpoints.get("test")!.cursor
     const sink2 = makeRecordingSink()
     const summary = await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, sink2, stores, { batchSize: 120 })))
-    const expected = sortByKey([...first, ...later]).filter((row) => Cursor.compare(row, lastCommitted) > 0)
-    expect(sink2.delivered.map((event) => event.id)).toEqual(ids(expected))
-    expect(summary.exported).toBe(expected.length)
-    // Rows of the tie at 499 that sort before the committed uuid landed behind the cursor: not exported (see lag).
-    const behind = later.filter((row) => Cursor.compare(row, lastCommitted) <= 0)
+    // Rows of the tie at 499 that sort before the committed uuid landed behind the cursor: read again first,
+    // and only they (the read is narrowed on _timestamp); then the rows after the cursor, in keyset order.
+    const behind = sortByKey(later.filter((row) => Cursor.compare(row, lastCommitted) <= 0))
+    const ahead = sortByKey([...first, ...later]).filter((row) => Cursor.compare(row, lastCommitted) > 0)
     expect(behind.length).toBeGreaterThan(0)
-    expect(expected.length).toBe(300 - behind.length)
+    expect(sink2.delivered.map((event) => event.id)).toEqual([...ids(behind), ...ids(ahead)])
+    expect(summary.exported).toBe(300)
+    expect(summary.late).toBe(behind.length)
+    expect(stores.checkpoints.get("test")!.late).toBe(behind.length)
   })
 
   it("fails with a clear sentence when the table does not exist", async () => {
@@ -183,46 +188,109 @@ describe("startAt and endAt", () => {
   })
 })
 
-describe("lag", () => {
-  it("holds back rows within lag of the newest row; a later pass exports rows that landed behind the newest row but within lag", async () => {
-    const early = rowsAt(101, (i) => at(i)) // 0s .. 100s
-    const where = await freshTable(early)
+describe("the horizon follows the server's clock", () => {
+  it("exports a table nobody writes to any more to its last row with the default lag", async () => {
+    // Rows of 2024, 1 ms apart: with a horizon of "newest row - lag" the last 30 s would wait forever.
+    const rows = rowsAt(40_000, (i) => Timestamp.fromMicros(Timestamp.toMicros(at(0)) + BigInt(i) * 1000n), { maxTie: 1 })
+    const where = await freshTable(rows)
+    const sink = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openChdbSource(where, { lag: "30s" }), (source) => runOnce(source, sink, makeTestStores(), { batchSize: 5000 })))
+    expect(summary.exported).toBe(40_000)
+    expect(sink.delivered.map((event) => event.id)).toEqual(ids(rows))
+  })
+
+  it("holds back rows stamped within lag of the server's clock, and exports them as ordinary rows once they are older", async () => {
+    const now = await engineNow()
+    const old = rowsAt(50, (i) => Timestamp.fromMillis(now - 60_000 + i * 100), { seed: 21 })
+    const fresh = rowsAt(20, (i) => Timestamp.fromMillis(now - 200 + i), { seed: 22 })
+    const where = await freshTable([...old, ...fresh])
     const stores = makeTestStores()
     const pass = async () => {
       const sink = makeRecordingSink()
-      await run(Effect.flatMap(openChdbSource(where, { lag: "10s" }), (source) => runOnce(source, sink, stores, { batchSize: 16 })))
-      return sink.delivered.map((event) => event.id)
+      const summary = await run(Effect.flatMap(openChdbSource(where, { lag: "1500ms" }), (source) => runOnce(source, sink, stores, { batchSize: 16 })))
+      return { ids: sink.delivered.map((event) => event.id), late: summary.late }
     }
-    // Pass 1: the newest row is at 100s, so the horizon is 90s.
-    expect(await pass()).toEqual(ids(early.filter((row) => row.timestamp <= at(90))))
-    // A row lands at 95s: behind the newest row, inside the lag, ahead of the cursor.
-    const late = rowsAt(1, () => at(95, 500), { seed: 11 })
-    await insertRows(where, late, 200)
-    // Nothing newer yet: the horizon is still 90s.
-    expect(await pass()).toEqual([])
-    const newer = rowsAt(20, (i) => at(101 + i), { seed: 12 }) // up to 120s: horizon 110s
-    await insertRows(where, newer, 300)
-    const expected = sortByKey([...early, ...late, ...newer]).filter((row) => row.timestamp > at(90) && row.timestamp <= at(110))
-    const third = await pass()
-    expect(third).toEqual(ids(expected))
-    expect(third).toContain(late[0]!.id)
+    expect((await pass()).ids).toEqual(ids(sortByKey(old)))
+    // Wait until the server's clock is past the fresh rows by more than the lag.
+    while ((await engineNow()) < now + 1_600) await new Promise((resolve) => setTimeout(resolve, 100))
+    const second = await pass()
+    expect(second.ids).toEqual(ids(sortByKey(fresh)))
+    expect(second.late).toBe(0)
   })
+})
 
-  it("does not export a row that lands behind the cursor, later than lag behind the newest row (the gap lag leaves)", async () => {
+describe("late rows", () => {
+  it("exports a row that lands behind the cursor within lateWindow, counted as late, reading only it again", async () => {
     const early = rowsAt(101, (i) => at(i))
     const where = await freshTable(early)
     const stores = makeTestStores()
     const sink = makeRecordingSink()
-    await run(Effect.flatMap(openChdbSource(where, { lag: "10s" }), (source) => runOnce(source, sink, stores)))
-    // Committed up to 90s. A row with event time 50s arrives now: 50s behind the newest row, more than the lag.
-    const tooLate = rowsAt(1, () => at(50, 1), { seed: 13 })
-    await insertRows(where, tooLate, 500)
-    await insertRows(where, rowsAt(30, (i) => at(101 + i), { seed: 14 }), 600)
+    await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, sink, stores)))
+    expect(sink.delivered).toHaveLength(101)
+    // An event of 50 s arrives now (its _timestamp): 50 s behind the cursor, within the default lateWindow (1h).
+    const now = Timestamp.fromMillis(await engineNow())
+    const late = rowsAt(1, () => at(50, 1000), { seed: 13, ingested: () => now })
+    await insertRows(where, late, 500)
     const second = makeRecordingSink()
-    await run(Effect.flatMap(openChdbSource(where, { lag: "10s" }), (source) => runOnce(source, second, stores)))
-    expect(second.delivered.length).toBeGreaterThan(0)
-    expect(second.delivered.map((event) => event.id)).not.toContain(tooLate[0]!.id)
-    expect(sink.delivered.map((event) => event.id)).not.toContain(tooLate[0]!.id)
+    const summary = await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, second, stores)))
+    expect(second.delivered.map((event) => event.id)).toEqual([late[0]!.id])
+    expect(summary.late).toBe(1)
+    expect(stores.checkpoints.get("test")!.cursor).toEqual(Cursor.of(early[100]!))
+    // Nothing new: a third run reads nothing again.
+    const third = makeRecordingSink()
+    await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, third, stores)))
+    expect(third.delivered).toEqual([])
+  })
+
+  it("still exports a late row whose _timestamp is old (a misleading ingest time): its bucket is read whole", async () => {
+    const early = rowsAt(101, (i) => at(i))
+    const where = await freshTable(early)
+    const stores = makeTestStores()
+    await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, makeRecordingSink(), stores)))
+    const late = rowsAt(1, () => at(50, 1000), { seed: 14, ingested: () => at(51) })
+    await insertRows(where, late, 500)
+    const second = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openChdbSource(where), (source) => runOnce(source, second, stores)))
+    const delivered = second.delivered.map((event) => event.id)
+    expect(delivered).toContain(late[0]!.id)
+    expect(summary.late).toBe(1)
+    // What was sent again is the late row's own bucket (10 s wide with the default lateWindow), nothing else.
+    const bucket = (t: Timestamp.Timestamp) => Math.floor(Date.parse(t.slice(0, 23) + "Z") / 10_000)
+    const resent = early.filter((row) => delivered.includes(row.id))
+    expect(resent.length).toBeGreaterThan(0)
+    for (const row of resent) expect(bucket(row.timestamp)).toBe(bucket(late[0]!.timestamp))
+  })
+
+  it("reports rows that land further behind the cursor than lateWindow, once, without exporting them", async () => {
+    // Five minutes of rows, one per second: the cursor passes far beyond a lateWindow of 6 seconds.
+    const early = rowsAt(300, (i) => at(i))
+    const where = await freshTable(early)
+    const stores = makeTestStores()
+    const open = openChdbSource(where, { lateWindow: "6s" })
+    await run(Effect.flatMap(open, (source) => runOnce(source, makeRecordingSink(), stores)))
+    // Two rows dated a minute behind the cursor arrive now.
+    const now = Timestamp.fromMillis(await engineNow())
+    const tooLate = rowsAt(2, (i) => at(240, 1000 + i), { seed: 15, ingested: () => now })
+    await insertRows(where, tooLate, 5000)
+    const logs: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logs.push(String(message))))
+    const second = makeRecordingSink()
+    const summary = await run(Effect.flatMap(open, (source) => runOnce(source, second, stores)).pipe(Effect.provide(capture)))
+    expect(second.delivered).toEqual([])
+    expect(summary.missed).toBe(2)
+    expect(stores.checkpoints.get("test")!.missed).toBe(2)
+    const warning = logs.find((line) => line.includes("landed after the cursor had passed them by more than lateWindow (6s)"))
+    expect(warning).toMatch(/^2 rows dated 2024-03-01T00:0\d:\d\d\.\d{6}Z to /)
+    expect(warning).toMatch(/lateWindow: \d+[smh] would have exported them as late rows/)
+    // The next audit (due after a sixth of lateWindow) knows them: they are reported once.
+    const auditedAt = () => (stores.checkpoints.get("test")!.state as { audit: { at: string } }).audit.at
+    const firstAudit = auditedAt()
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    logs.length = 0
+    const third = await run(Effect.flatMap(open, (source) => runOnce(source, makeRecordingSink(), stores)).pipe(Effect.provide(capture)))
+    expect(auditedAt() > firstAudit).toBe(true)
+    expect(third.missed).toBe(0)
+    expect(logs.some((line) => line.includes("more than lateWindow"))).toBe(false)
   })
 })
 
@@ -258,7 +326,8 @@ describe("cursorColumn: _timestamp", () => {
     const late = rowsAt(1, () => at(950, 7), { seed: 15, ingested: () => at(3000) })
     await insertRows(where, late, 100)
     expect(await exportWith("_timestamp", ingestStores)).toEqual([late[0]!.id])
-    expect(await exportWith("timestamp", eventStores)).toEqual([])
+    // On the event time it lands behind the cursor: found by the late-row check, and exported too.
+    expect(await exportWith("timestamp", eventStores)).toContain(late[0]!.id)
   })
 
   it("refuses a committed cursor taken on the other column, with a sentence saying what to do", async () => {

@@ -89,7 +89,7 @@ describe.skipIf(version === undefined)(`a real clickhouse-server at ${SERVER} ($
   it.skipIf(major >= 22)("reading stops with a sentence instead of retrying a query the server cannot run", async () => {
     const error = await run(Effect.flip(Effect.flatMap(source(), (s) => readAll(s, undefined, 10))))
     expect((error as SourceError).retryable).toBe(false)
-    expect((error as SourceError).message).toMatch(/does not support query parameters, which this source binds every value with: it needs ClickHouse 22\.x or newer/)
+    expect((error as SourceError).message).toMatch(/has no now64\(\), which this source reads the server's clock with, nor the query parameters it binds every value with: it needs ClickHouse 22\.x or newer/)
   })
 
   it("a wrong password is fatal, with a sentence that does not contain it", async () => {

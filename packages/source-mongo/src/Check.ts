@@ -1,8 +1,9 @@
 import { SourceError } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
-import type { Db, Document } from "mongodb"
-import { PLUGIN, classify } from "./Errors.js"
-import { KEYSET_SORT, MIN_DATE, type ReadSettings, type Session, baseFilter } from "./Read.js"
+import type { Document } from "mongodb"
+import type { Session } from "./Client.js"
+import { PLUGIN } from "./Errors.js"
+import { KEYSET_SORT, MIN_DATE, type ReadSettings, baseFilter } from "./Read.js"
 
 /** An index as `listIndexes` reports it. */
 export interface IndexInfo {
@@ -67,15 +68,14 @@ export const indexAdvice = (indexes: ReadonlyArray<IndexInfo>, database: string,
  * Connects, authenticates, confirms the collection exists and can be read with the source's own query,
  * and reads its indexes to say which index to create. Each confirmed fact is one sentence.
  */
-export const checkSource = (db: Db, session: Session, settings: ReadSettings): Effect.Effect<ReadonlyArray<string>, SourceError> =>
+export const checkSource = (session: Session, settings: ReadSettings): Effect.Effect<ReadonlyArray<string>, SourceError> =>
   Effect.gen(function* () {
-    const { context } = session
-    const run = <A>(doing: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (error) => classify(error, context, doing) })
+    const { context, attempt: run } = session
     const facts: Array<string> = []
-    const info = yield* run(`connecting to ${context.target}`, () => db.command({ buildInfo: 1 }))
+    const info = yield* run(`connecting to ${context.target}`, ({ db }) => db.command({ buildInfo: 1 }))
     facts.push(`connected to MongoDB ${typeof info["version"] === "string" ? info["version"] : "(unknown version)"} at ${context.target}`)
 
-    const names = yield* run(`listing the collections of ${context.database}`, () =>
+    const names = yield* run(`listing the collections of ${context.database}`, ({ db }) =>
       db.listCollections({}, { nameOnly: true }).toArray().then((all) => all.map((c: Document) => String(c["name"])))
     )
     if (!names.includes(context.collection)) {
@@ -89,8 +89,8 @@ export const checkSource = (db: Db, session: Session, settings: ReadSettings): E
     }
     facts.push(`collection ${context.database}.${context.collection} exists`)
 
-    const indexes = yield* run(`listing the indexes of ${context.database}.${context.collection}`, () =>
-      session.collection.listIndexes().toArray()
+    const indexes = yield* run(`listing the indexes of ${context.database}.${context.collection}`, ({ collection }) =>
+      collection.listIndexes().toArray()
     )
     facts.push(
       indexAdvice(
@@ -101,8 +101,8 @@ export const checkSource = (db: Db, session: Session, settings: ReadSettings): E
       )
     )
 
-    yield* run(`reading ${context.database}.${context.collection}`, () =>
-      session.collection.find({ ...baseFilter(settings), timestamp: { $gte: MIN_DATE } }, { sort: KEYSET_SORT, limit: 1 }).toArray()
+    yield* run(`reading ${context.database}.${context.collection}`, ({ collection }) =>
+      collection.find({ ...baseFilter(settings), timestamp: { $gte: MIN_DATE } }, { sort: KEYSET_SORT, limit: 1 }).toArray()
     )
     facts.push(`the url's user can read ${context.database}.${context.collection}`)
     return facts

@@ -1,11 +1,21 @@
-import { type Cursor, type ExportEvent, type ReadOptions, type Rejection, SourceError, type SourcePage, Timestamp } from "@featbit-export/core"
-import * as Duration from "effect/Duration"
+import {
+  type CountRequest,
+  type ExportEvent,
+  type Position,
+  type RangePage,
+  type RangeRequest,
+  type Rejection,
+  SourceError,
+  type StoreReader,
+  Timestamp
+} from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type { Collection, Document } from "mongodb"
-import { type EventDocument, decodeEventDocument, idText } from "./Documents.js"
-import { type ErrorContext, PLUGIN, classify } from "./Errors.js"
+import type { Document } from "mongodb"
+import type { Session, Store } from "./Client.js"
+import { type EventDocument, decodeEventDocument, idText, timestampOfDate } from "./Documents.js"
+import { PLUGIN } from "./Errors.js"
 
 /** What to read, decoded from the pipeline file. */
 export interface ReadSettings {
@@ -13,20 +23,6 @@ export interface ReadSettings {
   readonly envIds: ReadonlyArray<string> | undefined
   /** Only these event kinds; all when undefined. */
   readonly events: ReadonlyArray<string> | undefined
-  /** Where a read without a committed cursor starts (inclusive). */
-  readonly startAt: Timestamp.Timestamp | undefined
-  /** Documents at or after it are never read (exclusive). */
-  readonly endAt: Timestamp.Timestamp | undefined
-  /** The read horizon trails the newest document's timestamp by this much. */
-  readonly lag: Duration.Duration
-  /** Documents per page; the pipeline's batch size when undefined. */
-  readonly batchSize: number | undefined
-}
-
-/** An open collection, and what its errors must say. */
-export interface Session {
-  readonly collection: Collection<Document>
-  readonly context: ErrorContext
 }
 
 /** The keyset order, which equals core's `Cursor.compare` for Date timestamps and string `_id`s. */
@@ -40,38 +36,49 @@ const floorDiv = (a: bigint, b: bigint): bigint => {
   return a % b !== 0n && a < 0n ? q - 1n : q
 }
 const ceilDiv = (a: bigint, b: bigint): bigint => -floorDiv(-a, b)
+const floorDate = (timestamp: Timestamp.Timestamp) => new Date(Number(floorDiv(Timestamp.toMicros(timestamp), 1000n)))
+const ceilDate = (timestamp: Timestamp.Timestamp) => new Date(Number(ceilDiv(Timestamp.toMicros(timestamp), 1000n)))
+const onWholeMilli = (timestamp: Timestamp.Timestamp) => Timestamp.toMicros(timestamp) % 1000n === 0n
 
 /** The filter on environments and kinds that every query carries. */
-export const baseFilter = (settings: Pick<ReadSettings, "envIds" | "events">): Document => ({
+export const baseFilter = (settings: ReadSettings): Document => ({
   ...(settings.envIds === undefined ? {} : { env_id: { $in: [...settings.envIds] } }),
   ...(settings.events === undefined ? {} : { event: { $in: [...settings.events] } })
 })
 
 /**
- * One page's filter: the documents strictly after `after` (or from `startAt`), at or before the horizon,
- * before `endAt`. A cursor on a whole millisecond (every cursor this source commits) becomes the keyset
- * condition `timestamp > T or (timestamp = T and _id > ID)`; a cursor with microseconds (from another source,
- * or a startAt) lies between two BSON Dates and needs only `timestamp > floor(T)`.
+ * The filter of a range (see core's RangeRequest). BSON Dates hold milliseconds: a bound with microseconds
+ * lies between two Dates and is rounded to the side that keeps its meaning. A keyset bound on a whole
+ * millisecond (every cursor this source commits) becomes `timestamp > T or (timestamp = T and _id > ID)`
+ * (and its inclusive mirror for `through`), with the plain range kept beside it so the timestamp index
+ * bounds the scan.
  */
-export const pageFilter = (settings: ReadSettings, after: Pick<Cursor.Cursor, "timestamp" | "id"> | undefined, horizonMs: number): Document => {
-  const range: Record<string, Date> = { $lte: new Date(horizonMs) }
-  if (settings.endAt !== undefined) range["$lt"] = new Date(Number(ceilDiv(Timestamp.toMicros(settings.endAt), 1000n)))
-  let or: Array<Document> | undefined
-  if (after !== undefined) {
-    const micros = Timestamp.toMicros(after.timestamp)
-    const at = new Date(Number(floorDiv(micros, 1000n)))
-    if (micros % 1000n === 0n) {
-      range["$gte"] = at
-      or = [{ timestamp: { $gt: at } }, { timestamp: at, _id: { $gt: after.id } }]
+export const rangeFilter = (
+  settings: ReadSettings,
+  range: { readonly after?: Position | undefined; readonly from?: Timestamp.Timestamp | undefined; readonly before?: Timestamp.Timestamp | undefined; readonly through?: Position | undefined }
+): Document => {
+  const timestamp: Record<string, Date> = { $gte: MIN_DATE }
+  const keysets: Array<Document> = []
+  if (range.before !== undefined) timestamp["$lt"] = ceilDate(range.before)
+  if (range.after !== undefined) {
+    const at = floorDate(range.after.timestamp)
+    if (onWholeMilli(range.after.timestamp)) {
+      timestamp["$gte"] = at
+      keysets.push({ $or: [{ timestamp: { $gt: at } }, { timestamp: at, _id: { $gt: range.after.id } }] })
     } else {
-      range["$gt"] = at
+      delete timestamp["$gte"]
+      timestamp["$gt"] = at
     }
-  } else if (settings.startAt !== undefined) {
-    range["$gte"] = new Date(Number(ceilDiv(Timestamp.toMicros(settings.startAt), 1000n)))
-  } else {
-    range["$gte"] = MIN_DATE
+  } else if (range.from !== undefined) {
+    timestamp["$gte"] = ceilDate(range.from)
   }
-  return { ...baseFilter(settings), timestamp: range, ...(or === undefined ? {} : { $or: or }) }
+  if (range.through !== undefined) {
+    const at = floorDate(range.through.timestamp)
+    timestamp["$lte"] = at
+    if (onWholeMilli(range.through.timestamp)) keysets.push({ $or: [{ timestamp: { $lt: at } }, { timestamp: at, _id: { $lte: range.through.id } }] })
+  }
+  const keyset = keysets.length === 0 ? {} : keysets.length === 1 ? keysets[0]! : { $and: keysets }
+  return { ...baseFilter(settings), timestamp, ...keyset }
 }
 
 /**
@@ -83,50 +90,39 @@ export const pageFilter = (settings: ReadSettings, after: Pick<Cursor.Cursor, "t
 const cursorId = (id: unknown): string =>
   typeof id === "string" ? id : id === null || id === undefined || typeof id === "number" || typeof id === "bigint" ? "" : `~${idText(id) ?? ""}`
 
-const attempt = <A>(session: Session, doing: string, run: () => Promise<A>): Effect.Effect<A, SourceError> =>
-  Effect.tryPromise({ try: run, catch: (error) => classify(error, session.context, doing) })
-
-/** The newest timestamp of the documents the filters select, in milliseconds; `undefined` when there are none. */
-export const newestMillis = (session: Session, settings: ReadSettings): Effect.Effect<number | undefined, SourceError> =>
-  attempt(session, "finding the newest event", () =>
-    session.collection.findOne({ ...baseFilter(settings), timestamp: { $gte: MIN_DATE } }, { sort: { timestamp: -1 }, projection: { timestamp: 1 } })
-  ).pipe(Effect.map((doc) => (doc !== null && doc["timestamp"] instanceof Date ? doc["timestamp"].getTime() : undefined)))
-
 /** A page's documents, or why they could not be read (a settled promise never rejects: see `fetch`). */
 type Fetched = { readonly docs: ReadonlyArray<Document> } | { readonly error: unknown }
 
-interface PassState {
-  readonly after: Pick<Cursor.Cursor, "timestamp" | "id"> | undefined
+interface RangeState {
+  readonly after: Position | undefined
   /** The next page's query, already sent while the previous page was being decoded. */
   readonly next: Promise<Fetched> | undefined
   readonly done: boolean
 }
 
 /**
- * Reads FeatBit's `Events` collection after a cursor, a page per query, up to the horizon of this pass.
- * A pass first finds the newest timestamp the filters select; the horizon is that minus `lag` (MongoDB keeps
- * no ingest time). Each page is one `find` with the keyset filter, sorted on `{timestamp: 1, _id: 1}`,
- * limited to the page size; a short page ends the pass. A full page's last document fixes the next page's
- * query, so that query is sent before the page is decoded: the server's work overlaps the decoding.
+ * The documents of a range, a page per `find` sorted on `{timestamp: 1, _id: 1}` and limited to the page
+ * size; a short page ends it. A full page's last document fixes the next page's query, so that query is sent
+ * before the page is decoded: the server's work overlaps the decoding.
  */
-export const readPages = (session: Session, settings: ReadSettings, from: Cursor.Cursor | undefined, options: ReadOptions): Stream.Stream<SourcePage, SourceError> =>
+const readRange = (session: Session, settings: ReadSettings, request: RangeRequest, pageSize: number): Stream.Stream<RangePage, SourceError> =>
   Stream.suspend(() => {
-    if (from?.column !== undefined && from.column !== "timestamp") {
+    if (request.after?.column !== undefined && request.after.column !== "timestamp") {
       return Stream.fail(
         SourceError.fatal(
           PLUGIN,
-          `the committed cursor is a position on the column ${from.column}, which MongoDB's Events documents do not have; reset the pipeline's checkpoint (featbit-export checkpoints --reset) and set startAt`
+          `the committed cursor is a position on the column ${request.after.column}, which MongoDB's Events documents do not have; reset the pipeline's checkpoint (featbit-export checkpoints --reset) and set startAt`
         )
       )
     }
-    const pageSize = settings.batchSize ?? options.pageSize
-    const lagMs = Math.round(Duration.toMillis(settings.lag))
-    const { collection, context } = session
+    const { context } = session
     const doing = `reading ${context.database}.${context.collection}`
+    // One client for the whole range: the prefetched page must come from the client that is read.
+    let store: Store | undefined
 
-    const fetch = async (after: PassState["after"], horizonMs: number): Promise<Fetched> => {
+    const fetch = async (after: Position | undefined): Promise<Fetched> => {
       try {
-        const cursor = collection.find(pageFilter(settings, after, horizonMs), { sort: KEYSET_SORT, limit: pageSize, batchSize: pageSize })
+        const cursor = store!.collection.find(rangeFilter(settings, { ...request, after }), { sort: KEYSET_SORT, limit: pageSize, batchSize: pageSize })
         try {
           return { docs: await cursor.toArray() }
         } finally {
@@ -137,38 +133,72 @@ export const readPages = (session: Session, settings: ReadSettings, from: Cursor
       }
     }
 
-    const readPage = (state: PassState, horizonMs: number): Effect.Effect<Option.Option<readonly [SourcePage, PassState]>, SourceError> =>
-      Effect.promise(() => state.next ?? fetch(state.after, horizonMs)).pipe(
-        Effect.flatMap((fetched) => {
-          if ("error" in fetched) return Effect.fail(classify(fetched.error, context, doing))
-          const docs = fetched.docs
-          const last = docs[docs.length - 1]
-          if (last === undefined) return Effect.succeed(Option.none())
-          const lastTime = last["timestamp"]
-          if (!(lastTime instanceof Date)) {
-            return Effect.fail(SourceError.fatal(PLUGIN, `MongoDB returned a document without a Date timestamp for a Date range query (${String(idText(last["_id"]))}); is ${context.database}.${context.collection} FeatBit's Events collection?`))
-          }
-          const position = { timestamp: Timestamp.fromDate(lastTime), id: cursorId(last["_id"]) }
-          const done = docs.length < pageSize
-          const next = done ? undefined : fetch(position, horizonMs)
-          const events: Array<ExportEvent> = []
-          const rejected: Array<Rejection> = []
-          for (const doc of docs) {
-            const decoded = decodeEventDocument(doc as EventDocument)
-            if (decoded._tag === "Right") events.push(decoded.right)
-            else rejected.push(decoded.left)
-          }
-          const page: SourcePage = { events, rejected, cursor: position }
-          return Effect.succeed(Option.some([page, { after: position, next, done }] as const))
+    const readPage = (state: RangeState): Effect.Effect<Option.Option<readonly [RangePage, RangeState]>, SourceError> =>
+      session
+        .attempt(doing, async (current) => {
+          store ??= current
+          const fetched = await (state.next ?? fetch(state.after))
+          if ("error" in fetched) throw fetched.error
+          return fetched.docs
         })
-      )
+        .pipe(
+          Effect.flatMap((docs) => {
+            const last = docs[docs.length - 1]
+            if (last === undefined) return Effect.succeed(Option.none())
+            const lastTime = last["timestamp"]
+            if (!(lastTime instanceof Date)) {
+              return Effect.fail(SourceError.fatal(PLUGIN, `MongoDB returned a document without a Date timestamp for a Date range query (${String(idText(last["_id"]))}); is ${context.database}.${context.collection} FeatBit's Events collection?`))
+            }
+            const cursor = { timestamp: timestampOfDate(lastTime), id: cursorId(last["_id"]) }
+            const done = docs.length < pageSize
+            const next = done ? undefined : fetch(cursor)
+            const events: Array<ExportEvent> = []
+            const rejected: Array<Rejection> = []
+            const times: Array<Timestamp.Timestamp> = []
+            for (const doc of docs) {
+              const time = doc["timestamp"]
+              times.push(time instanceof Date ? timestampOfDate(time) : cursor.timestamp)
+              const decoded = decodeEventDocument(doc as EventDocument)
+              if (decoded._tag === "Right") events.push(decoded.right)
+              else rejected.push(decoded.left)
+            }
+            return Effect.succeed(Option.some([{ events, rejected, cursor, times }, { after: cursor, next, done }] as const))
+          })
+        )
 
-    return Stream.unwrap(
-      Effect.map(newestMillis(session, settings), (newest) => {
-        if (newest === undefined) return Stream.empty
-        const horizonMs = newest - lagMs
-        const initial: PassState = { after: from === undefined ? undefined : { timestamp: from.timestamp, id: from.id }, next: undefined, done: false }
-        return Stream.unfoldEffect(initial, (state) => (state.done ? Effect.succeed(Option.none()) : readPage(state, horizonMs)))
-      })
+    return Stream.unfoldEffect<RangeState, RangePage, SourceError, never>({ after: request.after, next: undefined, done: false }, (state) =>
+      state.done ? Effect.succeed(Option.none()) : readPage(state)
     )
   })
+
+/**
+ * The per-bucket count: `$match` on the range (served by the timestamp index), `$group` on
+ * `floor(ms / width)`, where a Date minus the epoch Date is its milliseconds.
+ */
+export const countPipeline = (settings: ReadSettings, request: CountRequest): Array<Document> => [
+  { $match: rangeFilter(settings, request) },
+  { $group: { _id: { $floor: { $divide: [{ $subtract: ["$timestamp", new Date(0)] }, request.width] } }, rows: { $sum: 1 } } }
+]
+
+/**
+ * FeatBit Standard's MongoDB `Events` collection as core's pass needs it: the server's clock (`hello`'s
+ * `localTime`), keyset pages of a range, and per-bucket counts. MongoDB keeps no ingest time, so reads cannot
+ * be narrowed to new documents: a bucket that grew is read whole.
+ */
+export const makeReader = (session: Session, settings: ReadSettings): StoreReader => ({
+  storeTime: session.attempt("reading the server's clock", (store) => store.db.command({ hello: 1 })).pipe(
+    Effect.flatMap((reply) =>
+      reply["localTime"] instanceof Date
+        ? Effect.succeed({ now: timestampOfDate(reply["localTime"]) })
+        : Effect.fail(SourceError.fatal(PLUGIN, `MongoDB at ${session.context.target} answered hello without its localTime; is it a MongoDB server?`))
+    )
+  ),
+  read: (request, pageSize) => readRange(session, settings, request, pageSize),
+  count: (request) =>
+    session
+      .attempt(`counting the documents of ${session.context.database}.${session.context.collection} behind the cursor`, (store) =>
+        store.collection.aggregate(countPipeline(settings, request)).toArray()
+      )
+      .pipe(Effect.map((groups) => groups.map((group) => ({ bucket: Number(group["_id"]), rows: Number(group["rows"]) })))),
+  narrows: false
+})

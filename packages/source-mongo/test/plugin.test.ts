@@ -23,7 +23,7 @@ describe("the mongo source plugin", () => {
       $defs?: Record<string, { description?: string }>
     }
     const keys = Object.keys(schema.properties)
-    expect(keys.sort()).toEqual(["batchSize", "collection", "database", "endAt", "envIds", "events", "lag", "readPreference", "startAt", "url"].sort())
+    expect(keys.sort()).toEqual(["batchSize", "collection", "database", "endAt", "envId", "envIds", "events", "lag", "lateWindow", "readPreference", "startAt", "url"].sort())
     for (const key of keys) {
       const property = schema.properties[key]!
       const description = property.description ?? (property.$ref === undefined ? undefined : schema.$defs?.[property.$ref.split("/").pop()!]?.description)

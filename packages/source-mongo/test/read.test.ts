@@ -1,8 +1,10 @@
 import { Cursor } from "@featbit-export/core"
-import { makeRecordingSink, makeTestStores, runOnce, startMongoWireServer } from "@featbit-export/testkit"
+import { freePort, makeRecordingSink, makeTestStores, runOnce, startMongoWireServer } from "@featbit-export/testkit"
 import { Double, Int32, ObjectId } from "mongodb"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import { afterAll, describe, expect, it } from "vitest"
 import { ENV_A, ENV_B, T0, at, flagDoc, ids, metricDoc, readAll, run, ts, uuid } from "./support/docs.js"
 import { freshCollection, openSource } from "./support/harness.js"
@@ -111,13 +113,28 @@ describe("keyset reads", () => {
 })
 
 describe("horizon and window", () => {
-  it("holds back the documents within lag of the newest timestamp", async () => {
-    const collection = fill(Array.from({ length: 61 }, (_, i) => flagDoc(i, at(i * 1_000))))
-    const pages = await run(Effect.flatMap(openSource(server, { collection, lag: Duration.seconds(30) }), (source) => readAll(source, 7)))
-    // newest at +60s, so the horizon is +30s inclusive.
-    expect(ids(pages)).toEqual(Array.from({ length: 31 }, (_, i) => uuid(i)))
+  it("exports a collection nobody writes to any more to its last document with the default lag", async () => {
+    const collection = fill(Array.from({ length: 3_000 }, (_, i) => flagDoc(i, at(i))))
+    const pages = await run(Effect.flatMap(openSource(server, { collection, lag: Duration.seconds(30) }), (source) => readAll(source, 500)))
+    expect(ids(pages)).toEqual(Array.from({ length: 3_000 }, (_, i) => uuid(i)))
   })
 
+  it("takes the horizon from the server's clock (hello's localTime), not the runner's", async () => {
+    // Documents stamped by the runner's clock a minute ago; the lag is ten minutes.
+    const now = Date.now()
+    const collection = fill(Array.from({ length: 20 }, (_, i) => flagDoc(i, new Date(now - 60_000 + i))))
+    const read = () => run(Effect.flatMap(openSource(server, { collection, lag: Duration.minutes(10) }), (source) => readAll(source, 7)))
+    try {
+      // A server clock an hour ahead: to the server they are an hour old, past the lag.
+      server.setClockOffset(3_600_000)
+      expect(ids(await read())).toHaveLength(20)
+      // A server clock an hour behind: to the server they lie in the future.
+      server.setClockOffset(-3_600_000)
+      expect(ids(await read())).toEqual([])
+    } finally {
+      server.setClockOffset(0)
+    }
+  })
   it("reads [startAt, endAt) on timestamp, with microsecond bounds rounded the right way", async () => {
     const collection = fill(Array.from({ length: 10 }, (_, i) => flagDoc(i, at(i))))
     const source = openSource(server, {
@@ -157,6 +174,51 @@ describe("through the engine", () => {
     const summary = await run(Effect.flatMap(openSource(server, { collection }), (source) => runOnce(source, second, stores, { batchSize: 100 })))
     expect(second.delivered.map((e) => e.id)).toEqual([uuid(1_000), ...Array.from({ length: 50 }, (_, i) => uuid(300 + i))])
     expect(summary.exported).toBe(51)
+  })
+})
+
+describe("late documents", () => {
+  it("exports documents that land behind the cursor within lateWindow, counted as late; their bucket is sent again whole", async () => {
+    const collection = fill(Array.from({ length: 200 }, (_, i) => flagDoc(i, at(i * 100))))
+    const stores = makeTestStores()
+    await run(Effect.flatMap(openSource(server, { collection }), (source) => runOnce(source, makeRecordingSink(), stores)))
+    // Two documents dated 5 s behind the cursor, in the bucket of [10 s, 20 s) (10 s wide for lateWindow 1h).
+    server.insert("featbit", collection, [flagDoc(5_000, at(15_001)), flagDoc(5_001, at(15_002))])
+    const sink = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openSource(server, { collection }), (source) => runOnce(source, sink, stores)))
+    const delivered = sink.delivered.map((e) => e.id)
+    expect(summary.late).toBe(2)
+    expect(delivered).toContain(uuid(5_000))
+    expect(delivered).toContain(uuid(5_001))
+    // MongoDB cannot tell new documents from old ones: the rest of the bucket is sent again, nothing else.
+    const resent = Array.from({ length: 200 }, (_, i) => i).filter((i) => delivered.includes(uuid(i)))
+    expect(resent).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i))
+    const again = makeRecordingSink()
+    await run(Effect.flatMap(openSource(server, { collection }), (source) => runOnce(source, again, stores)))
+    expect(again.delivered).toEqual([])
+  })
+})
+
+describe("a server that is down when the pipeline starts", () => {
+  it("is retried with a fresh client, and the export completes once the server is up (no 'Topology is closed')", async () => {
+    const port = await freePort()
+    const down = await startMongoWireServer({ port })
+    down.insert("featbit", "Events", Array.from({ length: 120 }, (_, i) => flagDoc(i, at(i))))
+    await down.stop()
+    const url = `mongodb://127.0.0.1:${port}/?directConnection=true&serverSelectionTimeoutMS=400&connectTimeoutMS=400`
+    setTimeout(() => void down.start(), 1_500)
+    try {
+      const sink = makeRecordingSink()
+      const summary = await run(
+        Effect.flatMap(openSource(down, { url }), (source) =>
+          runOnce(source, sink, makeTestStores(), { batchSize: 50, retry: { initialDelay: Duration.millis(100), maxDelay: Duration.millis(300), maxRetries: 20 } })
+        ).pipe(Logger.withMinimumLogLevel(LogLevel.Error))
+      )
+      expect(summary.retries).toBeGreaterThan(0)
+      expect(sink.delivered.map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => uuid(i)))
+    } finally {
+      await down.close()
+    }
   })
 })
 

@@ -1,15 +1,17 @@
 import {
-  type Cursor,
+  type CountRequest,
   type ExportEvent,
   type FeatBitRow,
-  type ReadOptions,
+  type Position,
+  type RangePage,
+  type RangeRequest,
   type Rejection,
   SourceError,
-  type SourcePage,
+  type StoreReader,
+  type StoreTime,
   Timestamp,
   decodeFeatBitRow
 } from "@featbit-export/core"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -23,14 +25,6 @@ export interface ReadSettings {
   readonly envIds: ReadonlyArray<string> | undefined
   /** Only these event kinds; all when undefined. */
   readonly events: ReadonlyArray<string> | undefined
-  /** Where a read without a committed cursor starts (inclusive). */
-  readonly startAt: Timestamp.Timestamp | undefined
-  /** Rows at or after it are never read (exclusive). */
-  readonly endAt: Timestamp.Timestamp | undefined
-  /** The read horizon trails the newest matching row by this much. */
-  readonly lag: Duration.Duration
-  /** Rows per page; the pipeline's batch size when undefined. */
-  readonly batchSize: number | undefined
 }
 
 /** Runs one parameterised query and returns its rows (the connection's errors already classified). */
@@ -38,7 +32,7 @@ export type Query = <R extends object>(sql: string, params: ReadonlyArray<unknow
 
 // ---------------------------------------------------------------------------------------------------------
 // SQL. Every value is a bound parameter; schema and table are quoted identifiers (pg's escapeIdentifier).
-// The text varies only in which optional filters exist, never with what they contain.
+// The text varies only in which optional conditions exist, never with what they contain.
 //
 // Order: `timestamp, id::text COLLATE "C"`, which is core's Cursor.compare (the timestamp's canonical text
 // sorts as time does, then the id's text compared byte by byte as JavaScript compares strings). The id is
@@ -52,6 +46,15 @@ export const TS_TEXT = `to_char("timestamp", 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 /** The columns read, in the order `rowOf` expects them. */
 export const SELECT_LIST = `id::text AS id, distinct_id, env_id, event, properties, ${TS_TEXT} AS ts`
 
+/**
+ * The store's clock and mark, in one statement. FeatBit writes UTC wall-clock values into a `timestamp
+ * without time zone`, so the clock is `now()` taken to UTC: the session's TimeZone cannot shift it. The
+ * mark is the snapshot's xmin: every transaction that commits later has an xid at least this large.
+ */
+export const STORE_TIME_SQL =
+  `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now, ` +
+  "txid_snapshot_xmin(txid_current_snapshot())::text AS mark"
+
 /** `2023-12-12T07:42:13.320000Z` as a `timestamp without time zone` parameter reads it. */
 export const toPgTime = (timestamp: Timestamp.Timestamp): string => timestamp.slice(0, 10) + " " + timestamp.slice(11, 26)
 
@@ -60,65 +63,63 @@ interface Built {
   readonly params: ReadonlyArray<unknown>
 }
 
-/** The filters (envIds, events) as SQL after `WHERE ...`, numbering parameters from `params.length + 1`. */
-const filters = (settings: ReadSettings, params: Array<unknown>): string => {
-  let sql = ""
-  if (settings.envIds !== undefined) {
-    params.push(settings.envIds)
-    sql += ` AND env_id = ANY($${params.length}::varchar[])`
+/** Bounds of a range as SQL conditions, numbering parameters after those already in `params`. */
+const conditions = (
+  settings: ReadSettings,
+  range: { readonly after?: Position | undefined; readonly from?: Timestamp.Timestamp | undefined; readonly before?: Timestamp.Timestamp | undefined; readonly through?: Position | undefined; readonly since?: string | undefined },
+  params: Array<unknown>
+): string => {
+  const where: Array<string> = []
+  const param = (value: unknown) => {
+    params.push(value)
+    return `$${params.length}`
   }
-  if (settings.events !== undefined) {
-    params.push(settings.events)
-    sql += ` AND event = ANY($${params.length}::varchar[])`
+  if (range.before !== undefined) where.push(`"timestamp" < ${param(toPgTime(range.before))}::timestamp`)
+  if (range.after !== undefined) {
+    // A range on the timestamp plus a tie-break, so an index on timestamp bounds the scan.
+    const ts = `${param(toPgTime(range.after.timestamp))}::timestamp`
+    const id = `${param(range.after.id)}::text`
+    where.push(`"timestamp" >= ${ts} AND ("timestamp" > ${ts} OR id::text COLLATE "C" > ${id} COLLATE "C")`)
+  } else if (range.from !== undefined) {
+    where.push(`"timestamp" >= ${param(toPgTime(range.from))}::timestamp`)
   }
-  return sql
+  if (range.through !== undefined) {
+    const ts = `${param(toPgTime(range.through.timestamp))}::timestamp`
+    const id = `${param(range.through.id)}::text`
+    where.push(`"timestamp" <= ${ts} AND ("timestamp" < ${ts} OR id::text COLLATE "C" <= ${id} COLLATE "C")`)
+  }
+  if (range.since !== undefined) {
+    // Rows whose inserting transaction is not older than the mark: `age` compares xids modulo wraparound.
+    where.push(`age(xmin) <= age((${param(range.since)}::bigint % 4294967296)::text::xid)`)
+  }
+  if (settings.envIds !== undefined) where.push(`env_id = ANY(${param(settings.envIds)}::varchar[])`)
+  if (settings.events !== undefined) where.push(`event = ANY(${param(settings.events)}::varchar[])`)
+  return where.length === 0 ? "TRUE" : where.join(" AND ")
 }
 
-/** The newest row matching the filters (at or after `from` when given): the horizon of a pass trails it. */
-export const newestSql = (settings: ReadSettings, from: Timestamp.Timestamp | undefined): Built => {
+/** One page of a range, in Cursor.compare order. */
+export const pageSql = (settings: ReadSettings, request: RangeRequest, limit: number): Built => {
   const params: Array<unknown> = []
-  let where = "TRUE"
-  if (from !== undefined) {
-    params.push(toPgTime(from))
-    where = `"timestamp" >= $1::timestamp`
-  }
-  where += filters(settings, params)
+  const where = conditions(settings, request, params)
+  params.push(limit)
   return {
-    sql: `SELECT to_char(max("timestamp"), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS newest FROM ${settings.table} WHERE ${where}`,
+    sql: `SELECT ${SELECT_LIST} FROM ${settings.table} WHERE ${where} ORDER BY "timestamp", id::text COLLATE "C" LIMIT $${params.length}`,
     params
   }
 }
 
 /**
- * One page: rows after the keyset position `after` (or from `startAt`), up to `horizon` (inclusive) and
- * before `endAt`, in Cursor.compare order. The keyset condition is written as a timestamp range plus a
- * tie-break so that an index on `timestamp` (or `(env_id, timestamp, ...)`) bounds the scan.
+ * Rows per time bucket (`floor(ms / width)`): an index range scan on the timestamp that reads no row
+ * (an index-only scan with the advised index, as long as `events` is not filtered).
  */
-export const pageSql = (
-  settings: ReadSettings,
-  after: { readonly timestamp: Timestamp.Timestamp; readonly id: string } | undefined,
-  horizon: Timestamp.Timestamp,
-  limit: number
-): Built => {
-  const params: Array<unknown> = [toPgTime(horizon)]
-  let where = `"timestamp" <= $1::timestamp`
-  if (settings.endAt !== undefined) {
-    params.push(toPgTime(settings.endAt))
-    where += ` AND "timestamp" < $${params.length}::timestamp`
-  }
-  if (after !== undefined) {
-    params.push(toPgTime(after.timestamp), after.id)
-    const ts = `$${params.length - 1}::timestamp`
-    const id = `$${params.length}::text`
-    where += ` AND "timestamp" >= ${ts} AND ("timestamp" > ${ts} OR id::text COLLATE "C" > ${id} COLLATE "C")`
-  } else if (settings.startAt !== undefined) {
-    params.push(toPgTime(settings.startAt))
-    where += ` AND "timestamp" >= $${params.length}::timestamp`
-  }
-  where += filters(settings, params)
-  params.push(limit)
+export const countSql = (settings: ReadSettings, request: CountRequest): Built => {
+  const params: Array<unknown> = []
+  const where = conditions(settings, request, params)
+  params.push(request.width)
   return {
-    sql: `SELECT ${SELECT_LIST} FROM ${settings.table} WHERE ${where} ORDER BY "timestamp", id::text COLLATE "C" LIMIT $${params.length}`,
+    sql:
+      `SELECT floor(extract(epoch FROM "timestamp") * 1000 / $${params.length}::numeric)::bigint::text AS bucket, count(*)::int AS rows ` +
+      `FROM ${settings.table} WHERE ${where} GROUP BY 1`,
     params
   }
 }
@@ -162,20 +163,24 @@ export const rowOf = (row: PgRow): FeatBitRow => {
 }
 
 /** Decodes a page's rows into events and rejections; the cursor is the last row's, decoded or not. */
-export const decodePage = (rows: ReadonlyArray<PgRow>): { events: Array<ExportEvent>; rejected: Array<Rejection>; last: FeatBitRow | undefined } => {
+export const decodePage = (
+  rows: ReadonlyArray<PgRow>
+): { events: Array<ExportEvent>; rejected: Array<Rejection>; times: Array<Timestamp.Timestamp>; last: FeatBitRow | undefined } => {
   const events: Array<ExportEvent> = []
   const rejected: Array<Rejection> = []
+  const times: Array<Timestamp.Timestamp> = []
   let last: FeatBitRow | undefined
   for (const raw of rows) {
     const row = rowOf(raw)
     last = row
+    times.push(row.timestamp)
     // A jsonb string holding JSON text would be parsed by decodeFeatBitRow as JSON: it is not an object in
     // the store, so it is rejected as what it is.
     const decoded = typeof row.properties === "string" ? rejectNonObject(row) : decodeFeatBitRow(row)
     if (decoded._tag === "Right") events.push(decoded.right)
     else rejected.push(decoded.left)
   }
-  return { events, rejected, last }
+  return { events, rejected, times, last }
 }
 
 const rejectNonObject = (row: FeatBitRow): { readonly _tag: "Left"; readonly left: Rejection } => ({
@@ -186,52 +191,60 @@ const rejectNonObject = (row: FeatBitRow): { readonly _tag: "Left"; readonly lef
 // ---------------------------------------------------------------------------------------------------------
 // Reading
 
-/**
- * Reads FeatBit's events table after a cursor, in keyset pages, up to the horizon of this pass: the newest
- * row matching the filters (at the start of the pass) minus `lag`. `endAt` cuts it further.
- */
-export const readPages = (query: Query, settings: ReadSettings, from: Cursor.Cursor | undefined, options: ReadOptions): Stream.Stream<SourcePage, SourceError> =>
-  Stream.suspend(() => {
-    if (from?.column !== undefined && from.column !== "timestamp") {
-      return Stream.fail(
-        SourceError.fatal(
-          PLUGIN,
-          `the committed cursor is a position on the column ${from.column}, but PostgreSQL's events table is read on timestamp; reset the pipeline's checkpoint (featbit-export checkpoints --reset) and set startAt`
-        )
+/** Refuses a cursor another source's cursor column produced: this table is read on timestamp only. */
+const checkColumn = (request: RangeRequest): SourceError | undefined =>
+  request.after?.column !== undefined && request.after.column !== "timestamp"
+    ? SourceError.fatal(
+        PLUGIN,
+        `the committed cursor is a position on the column ${request.after.column}, but PostgreSQL's events table is read on timestamp; reset the pipeline's checkpoint (featbit-export checkpoints --reset) and set startAt`
       )
-    }
-    const pageSize = settings.batchSize ?? options.pageSize
-    const lagMicros = BigInt(Math.round(Duration.toMillis(settings.lag))) * 1000n
-    const start = from?.timestamp ?? settings.startAt
-    const newest = newestSql(settings, start)
-    return Stream.unwrap(
-      Effect.gen(function* () {
-        const [bounds] = yield* query<{ newest: string | null }>(newest.sql, newest.params, `finding the newest row of ${settings.table}`)
-        if (bounds === undefined || bounds.newest === null) return Stream.empty
-        const newestTs = Timestamp.parse(bounds.newest)
-        if (newestTs === undefined) return yield* Effect.fail(badRow(`max(timestamp) ${bounds.newest}`))
-        const horizon = Timestamp.fromMicros(Timestamp.toMicros(newestTs) - lagMicros)
-        type State = { readonly after: { readonly timestamp: Timestamp.Timestamp; readonly id: string } | undefined; readonly done: boolean }
-        const initial: State = { after: from === undefined ? undefined : { timestamp: from.timestamp, id: from.id }, done: false }
-        return Stream.unfoldEffect(initial, (state) => {
-          if (state.done) return Effect.succeed(Option.none())
-          const page = pageSql(settings, state.after, horizon, pageSize)
-          return query<PgRow>(page.sql, page.params, `reading ${settings.table}`).pipe(
-            Effect.flatMap((rows) =>
-              Effect.try({
-                try: () => decodePage(rows),
-                catch: (error) => (error instanceof SourceError ? error : badRow(String(error)))
-              }).pipe(
-                Effect.map(({ events, rejected, last }) => {
-                  if (last === undefined) return Option.none()
-                  const cursor = { timestamp: last.timestamp, id: last.id }
-                  const sourcePage: SourcePage = { events, rejected, cursor }
-                  return Option.some([sourcePage, { after: cursor, done: rows.length < pageSize }] as const)
-                })
-              )
-            )
-          )
+    : undefined
+
+/** Keyset pages of one range: each page's last row bounds the next page's query; a short page ends it. */
+const readRange = (query: Query, settings: ReadSettings, request: RangeRequest, pageSize: number): Stream.Stream<RangePage, SourceError> =>
+  Stream.suspend(() => {
+    const mismatch = checkColumn(request)
+    if (mismatch !== undefined) return Stream.fail(mismatch)
+    type State = { readonly after: Position | undefined; readonly done: boolean }
+    return Stream.unfoldEffect<State, RangePage, SourceError, never>({ after: request.after, done: false }, (state) => {
+      if (state.done) return Effect.succeed(Option.none())
+      const page = pageSql(settings, { ...request, after: state.after }, pageSize)
+      return query<PgRow>(page.sql, page.params, `reading ${settings.table}`).pipe(
+        Effect.flatMap((rows) =>
+          Effect.try({
+            try: () => decodePage(rows),
+            catch: (error) => (error instanceof SourceError ? error : badRow(String(error)))
+          })
+        ),
+        Effect.map(({ events, rejected, times, last }) => {
+          if (last === undefined) return Option.none()
+          const cursor = { timestamp: last.timestamp, id: last.id }
+          return Option.some([{ events, rejected, cursor, times }, { after: cursor, done: times.length < pageSize }] as const)
         })
-      })
-    )
+      )
+    })
   })
+
+/**
+ * FeatBit's PostgreSQL events table as core's pass needs it: the clock (`now()` in UTC) with the snapshot's
+ * xmin as the mark, keyset pages of a range, per-bucket counts, and reads narrowed to rows whose inserting
+ * transaction is not older than a mark (`xmin`), so late rows are read again without the rows around them.
+ */
+export const makeReader = (query: Query, settings: ReadSettings): StoreReader => ({
+  storeTime: query<{ now: string; mark: string | null }>(STORE_TIME_SQL, [], "reading the server's clock").pipe(
+    Effect.flatMap(([row]): Effect.Effect<StoreTime, SourceError> => {
+      const now = row === undefined ? undefined : Timestamp.parse(row.now)
+      return now === undefined
+        ? Effect.fail(badRow(`now() read as ${String(row?.now)}`))
+        : Effect.succeed({ now, ...(row?.mark == null ? {} : { mark: row.mark }) })
+    })
+  ),
+  read: (request, pageSize) => readRange(query, settings, request, pageSize),
+  count: (request) => {
+    const built = countSql(settings, request)
+    return query<{ bucket: string; rows: number }>(built.sql, built.params, `counting the rows of ${settings.table} behind the cursor`).pipe(
+      Effect.map((rows) => rows.map((row) => ({ bucket: Number(row.bucket), rows: Number(row.rows) })))
+    )
+  },
+  narrows: true
+})

@@ -1,4 +1,15 @@
-import { DateTimeSetting, checkWindow, DurationSetting, EventKind, PositiveInt, defineSource } from "@featbit-export/core"
+import {
+  DEFAULT_LAG,
+  DurationSetting,
+  MAX_BATCH_SIZE,
+  type Selection,
+  SourceFilters,
+  checkSourceFilters,
+  defineSource,
+  readPass,
+  resolveSourceFilters,
+  sourceFilterIssues
+} from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -7,22 +18,18 @@ import pg from "pg"
 import { checkSource } from "./Check.js"
 import { type ConnectionSettings, describeTarget, openConnection } from "./Client.js"
 import { PLUGIN } from "./Errors.js"
-import { type ReadSettings, readPages } from "./Read.js"
+import { type ReadSettings, makeReader } from "./Read.js"
 
 export { type CheckTarget, type IndexInfo, REQUIRED_COLUMNS, indexAdvice, servesKeyset } from "./Check.js"
 export { type ConnectionSettings, describeTarget } from "./Client.js"
 export { type ErrorContext, classify, redact } from "./Errors.js"
-export { type PgRow, type ReadSettings, SELECT_LIST, TS_TEXT, decodePage, newestSql, pageSql, rowOf, toPgTime } from "./Read.js"
+export { type PgRow, type ReadSettings, SELECT_LIST, STORE_TIME_SQL, TS_TEXT, countSql, decodePage, makeReader, pageSql, rowOf, toPgTime } from "./Read.js"
 
-/** The default `lag`: see the README ("Late rows and lag"). */
-export const DEFAULT_LAG = Duration.seconds(30)
+export { DEFAULT_LAG, MAX_BATCH_SIZE }
 /** The default `queryTimeout`. */
 export const DEFAULT_QUERY_TIMEOUT = Duration.seconds(60)
 /** The default `connectTimeout`. */
 export const DEFAULT_CONNECT_TIMEOUT = Duration.seconds(10)
-/** The largest `batchSize` accepted: a page is held in memory whole. */
-export const MAX_BATCH_SIZE = 100_000
-
 /** `"schema"."table"`, each quoted as an identifier (pg's escapeIdentifier), never interpolated raw. */
 export const quoteTable = (schema: string, table: string): string => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`
 
@@ -49,27 +56,7 @@ export const PostgresSourceConfig = Schema.Struct({
   table: Schema.optionalWith(Name, { default: () => "events", exact: true }).annotations({
     description: "Table to read (default events, FeatBit Standard's)"
   }),
-  envIds: Schema.optional(
-    Schema.NonEmptyArray(Schema.NonEmptyString).annotations({ description: "Only these FeatBit environment ids (default: every environment)" })
-  ),
-  events: Schema.optional(
-    Schema.NonEmptyArray(EventKind).annotations({
-      description: "Only these event kinds: FlagValue, CustomEvent, PageView, Click (default: every row, whatever its kind)"
-    })
-  ),
-  startAt: Schema.optional(
-    DateTimeSetting.annotations({ description: "Where a pipeline without a checkpoint starts, e.g. 2024-01-01T00:00:00Z (default: the oldest row)" })
-  ),
-  endAt: Schema.optional(
-    DateTimeSetting.annotations({ description: "Rows at or after this instant are never read: a backfill window ends here (default: none)" })
-  ),
-  lag: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_LAG, exact: true }).annotations({
-    description:
-      "A pass reads only rows at least this far behind the newest matching row, so rows still arriving are not overtaken (default 30s; 0 for a table nobody writes to)"
-  }),
-  batchSize: Schema.optional(
-    PositiveInt.pipe(Schema.lessThanOrEqualTo(MAX_BATCH_SIZE)).annotations({ description: "Rows per page; overrides the pipeline's batch.size (default: batch.size)" })
-  ),
+  ...SourceFilters,
   queryTimeout: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_QUERY_TIMEOUT, exact: true }).annotations({
     description: "How long one query may take before it is abandoned and read again (default 60s)"
   }),
@@ -95,9 +82,10 @@ export const PostgresSource = defineSource({
   description:
     "FeatBit Standard's PostgreSQL events table: keyset pages on (timestamp, id), jsonb properties decoded, undecodable rows dead-lettered, a lag for late rows, optional window",
   config: PostgresSourceConfig,
+  configIssues: sourceFilterIssues,
   make: (config, context) =>
     Effect.gen(function* () {
-      yield* checkWindow(PLUGIN, config)
+      yield* checkSourceFilters(PLUGIN, config)
       const url = config.url === undefined ? undefined : Redacted.value(config.url)
       const password = config.password === undefined ? undefined : Redacted.value(config.password)
       const connection: ConnectionSettings = {
@@ -125,18 +113,23 @@ export const PostgresSource = defineSource({
       }
       const described = describeTarget(connection)
       const opened = yield* openConnection(connection, { ...described, table, secrets }, context.baseDir)
-      const settings: ReadSettings = {
-        table,
-        envIds: config.envIds,
-        events: config.events,
-        startAt: config.startAt,
-        endAt: config.endAt,
-        lag: config.lag,
-        batchSize: config.batchSize
-      }
+      const filters = resolveSourceFilters(config)
+      const settings: ReadSettings = { table, envIds: filters.envIds, events: filters.events }
+      const reader = makeReader(opened.query, settings)
       return {
-        read: (from, options) => readPages(opened.query, settings, from, options),
-        check: checkSource(opened, settings, { schema: config.schema, table: config.table })
+        read: (from, options) => readPass(reader, filters, from, options),
+        check: checkSource(opened, settings, { schema: config.schema, table: config.table }),
+        selection: selectionOf(described.database, config.schema, config.table, filters)
       }
     })
+})
+
+/** What the checkpoint remembers: the table (by database, schema and name: not the host, which may move) and the filters. */
+const selectionOf = (database: string, schema: string, table: string, filters: ReturnType<typeof resolveSourceFilters>): Selection => ({
+  source: PLUGIN,
+  table: `${database}.${schema}.${table}`,
+  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
+  events: filters.events === undefined ? null : [...filters.events].sort(),
+  startAt: filters.startAt ?? null,
+  endAt: filters.endAt ?? null
 })

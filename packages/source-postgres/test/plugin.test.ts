@@ -4,7 +4,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { describe, expect, it } from "vitest"
-import { PostgresSource, newestSql, pageSql, quoteTable } from "../src/index.js"
+import { PostgresSource, countSql, pageSql, quoteTable } from "../src/index.js"
 
 const decode = Schema.decodeUnknownSync(PostgresSource.config)
 
@@ -23,7 +23,7 @@ describe("the postgres source plugin", () => {
     }
     const keys = Object.keys(schema.properties)
     expect(keys.sort()).toEqual(
-      ["batchSize", "connectTimeout", "database", "endAt", "envIds", "events", "host", "lag", "password", "port", "queryTimeout", "schema", "startAt", "table", "tls", "url", "user"].sort()
+      ["batchSize", "connectTimeout", "database", "endAt", "envId", "envIds", "events", "host", "lag", "lateWindow", "password", "port", "queryTimeout", "schema", "startAt", "table", "tls", "url", "user"].sort()
     )
     for (const key of keys) {
       const property = schema.properties[key]!
@@ -38,6 +38,7 @@ describe("the postgres source plugin", () => {
     expect(config.schema).toBe("public")
     expect(config.table).toBe("events")
     expect(Duration.toMillis(config.lag)).toBe(30_000)
+    expect(Duration.toMillis(config.lateWindow)).toBe(3_600_000)
     expect(config.batchSize).toBeUndefined()
     expect(String(config.url)).not.toContain("pw-secret")
     expect(JSON.stringify(config)).not.toContain("secret")
@@ -52,13 +53,19 @@ describe("the postgres source plugin", () => {
   it("quotes schema and table as identifiers and binds every value", () => {
     const table = quoteTable('we"ird', "events; DROP TABLE x")
     expect(table).toBe('"we""ird"."events; DROP TABLE x"')
-    const settings = { table, envIds: ["env-'a"], events: ["FlagValue"], startAt: undefined, endAt: "2025-01-02T00:00:00.000000Z", lag: Duration.zero, batchSize: undefined } as const
-    const page = pageSql(settings as never, { timestamp: "2025-01-01T00:00:00.000000Z" as never, id: "x'y" }, "2025-01-01T10:00:00.000000Z" as never, 100)
+    const settings = { table, envIds: ["env-'a"], events: ["FlagValue"] }
+    const page = pageSql(
+      settings,
+      { after: { timestamp: "2025-01-01T00:00:00.000000Z" as never, id: "x'y" }, before: "2025-01-02T00:00:00.000000Z" as never, through: { timestamp: "2025-01-01T10:00:00.000000Z" as never, id: "z'z" }, since: "123" },
+      100
+    )
     expect(page.sql).not.toContain("env-'a")
     expect(page.sql).not.toContain("x'y")
-    expect(page.sql).toContain('ORDER BY "timestamp", id::text COLLATE "C" LIMIT $7')
-    expect(page.params).toEqual(["2025-01-01 10:00:00.000000", "2025-01-02 00:00:00.000000", "2025-01-01 00:00:00.000000", "x'y", ["env-'a"], ["FlagValue"], 100])
-    const newest = newestSql(settings as never, undefined)
-    expect(newest.params).toEqual([["env-'a"], ["FlagValue"]])
+    expect(page.sql).not.toContain("z'z")
+    expect(page.sql).toContain('ORDER BY "timestamp", id::text COLLATE "C" LIMIT $9')
+    expect(page.params).toEqual(["2025-01-02 00:00:00.000000", "2025-01-01 00:00:00.000000", "x'y", "2025-01-01 10:00:00.000000", "z'z", "123", ["env-'a"], ["FlagValue"], 100])
+    const count = countSql(settings, { from: "2025-01-01T00:00:00.000000Z" as never, width: 10_000 })
+    expect(count.sql).not.toContain("env-'a")
+    expect(count.params).toEqual(["2025-01-01 00:00:00.000000", ["env-'a"], ["FlagValue"], 10_000])
   })
 })

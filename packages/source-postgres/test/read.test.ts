@@ -1,6 +1,7 @@
-import { Cursor, type FeatBitRow, SourceError } from "@featbit-export/core"
+import { Cursor, type FeatBitRow, SourceError, Timestamp } from "@featbit-export/core"
 import { makeRecordingSink, makeTestStores, runOnce } from "@featbit-export/testkit"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   type TestDatabase,
@@ -15,6 +16,7 @@ import {
   openSource,
   readAll,
   run,
+  serverNow,
   sortByKey,
   sourceConfig,
   uniqueName,
@@ -183,32 +185,70 @@ describe("reading FeatBit's PostgreSQL events table", () => {
     expect((error as SourceError).message).toMatch(/endAt .* must be after startAt/)
   })
 
-  it("holds the horizon back by lag behind the newest matching row, and catches up on a later pass", async () => {
-    // Newest row at 60s; lag 30s: rows at or before 30s are read, later ones wait.
-    const rows = sortByKey(Array.from({ length: 61 }, (_, i) => flagRow(at(i * 1000))))
+  it("exports a table nobody writes to any more to its last row with the default lag", async () => {
+    // 60,000 rows of 2025, 1 ms apart: a horizon of "newest row - lag" held back the last 30,000 forever.
+    const rows = Array.from({ length: 60_000 }, (_, i) => (i % 2 === 0 ? flagRow(at(i)) : metricRow(at(i), 1)))
     const schema = await fresh(rows)
-    await run(
-      Effect.gen(function* () {
-        const source = yield* openSource(sourceConfig(db, schema, { lag: "30s" }))
-        const first = yield* readAll(source, undefined, 7)
-        expect(eventIds(first)).toEqual(ids(rows.slice(0, 31)))
-        // Nothing new arrived: the next pass from the committed cursor reads nothing.
-        const cursor = first[first.length - 1]!.cursor
-        expect(eventIds(yield* readAll(source, cursor, 7))).toEqual([])
-        // Newer rows arrive: the horizon moves and the held-back rows follow, once.
-        const later = sortByKey(Array.from({ length: 10 }, (_, i) => flagRow(at(100_000 + i * 1000))))
-        yield* Effect.promise(() => insertRows(db, `"${schema}"."events"`, later))
-        expect(eventIds(yield* readAll(source, cursor, 7))).toEqual(ids(rows.slice(31)))
-      })
-    )
+    const sink = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openSource(sourceConfig(db, schema, { lag: "30s" })), (source) => runOnce(source, sink, makeTestStores(), { batchSize: 5000 })))
+    expect(summary.exported).toBe(60_000)
+    expect(new Set(sink.delivered.map((e) => e.id)).size).toBe(60_000)
   })
 
-  it("the lag's horizon follows the filtered rows: another environment's newer rows do not move it", async () => {
-    const a = sortByKey(Array.from({ length: 10 }, (_, i) => flagRow(at(i * 1000), "env-a")))
-    const b = [flagRow(at(3_600_000), "env-b")]
-    const schema = await fresh([...a, ...b])
-    const pages = await run(Effect.flatMap(openSource(sourceConfig(db, schema, { envIds: ["env-a"], lag: "5s" })), (source) => readAll(source, undefined, 100)))
-    expect(eventIds(pages)).toEqual(ids(a.slice(0, 5)))
+  it("holds back rows within lag of the server's clock in UTC, whatever the session's time zone, and exports them later as ordinary rows", async () => {
+    const now = await serverNow(db)
+    const old = sortByKey(Array.from({ length: 30 }, (_, i) => flagRow(Timestamp.fromMillis(now - 60_000 + i))))
+    const recent = sortByKey(Array.from({ length: 10 }, (_, i) => flagRow(Timestamp.fromMillis(now - 100 + i))))
+    const schema = await fresh([...old, ...recent])
+    // Tokyo is 9 hours ahead of UTC and New York 4 or 5 behind: a horizon taken in the session's zone would
+    // read the fresh rows at once in one, and nothing at all in the other.
+    const inZone = (zone: string) => sourceConfig(db, schema, { url: `postgres://postgres@localhost:5432/${db.name}?options=-c%20TimeZone%3D${encodeURIComponent(zone)}`, lag: "1500ms" })
+    const stores = makeTestStores()
+    const pass = async (zone: string) => {
+      const sink = makeRecordingSink()
+      const summary = await run(Effect.flatMap(openSource(inZone(zone)), (source) => runOnce(source, sink, stores, { batchSize: 7 })))
+      return { ids: sink.delivered.map((e) => e.id), late: summary.late }
+    }
+    expect((await pass("Asia/Tokyo")).ids).toEqual(ids(old))
+    while ((await serverNow(db)) < now + 1_600) await new Promise((resolve) => setTimeout(resolve, 100))
+    const second = await pass("America/New_York")
+    expect(second.ids).toEqual(ids(recent))
+    expect(second.late).toBe(0)
+  })
+
+  it("exports a row that lands behind the cursor within lateWindow, counted as late, reading again only it (xmin)", async () => {
+    const rows = sortByKey(Array.from({ length: 200 }, (_, i) => flagRow(at(i * 100))))
+    const schema = await fresh(rows)
+    const stores = makeTestStores()
+    await run(Effect.flatMap(openSource(sourceConfig(db, schema)), (source) => runOnce(source, makeRecordingSink(), stores)))
+    // Two rows dated 5 s behind the cursor land now, in the same buckets as rows already exported.
+    const late = [flagRow(at(15_000)), metricRow(at(15_050), 2)]
+    await insertRows(db, `"${schema}"."events"`, late)
+    const sink = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openSource(sourceConfig(db, schema)), (source) => runOnce(source, sink, stores)))
+    expect(sink.delivered.map((e) => e.id)).toEqual(ids(sortByKey(late)))
+    expect(summary.late).toBe(2)
+    expect(stores.checkpoints.get("test")!.late).toBe(2)
+    expect(stores.checkpoints.get("test")!.cursor).toEqual(Cursor.of(rows[199]!))
+    const again = makeRecordingSink()
+    await run(Effect.flatMap(openSource(sourceConfig(db, schema)), (source) => runOnce(source, again, stores)))
+    expect(again.delivered).toEqual([])
+  })
+
+  it("reports rows that land further behind the cursor than lateWindow, without exporting them", async () => {
+    const rows = sortByKey(Array.from({ length: 300 }, (_, i) => flagRow(at(i * 1000))))
+    const schema = await fresh(rows)
+    const stores = makeTestStores()
+    const config = sourceConfig(db, schema, { lateWindow: "6s" })
+    await run(Effect.flatMap(openSource(config), (source) => runOnce(source, makeRecordingSink(), stores)))
+    await insertRows(db, `"${schema}"."events"`, [flagRow(at(240_500)), flagRow(at(240_600)), flagRow(at(241_000))])
+    const logs: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logs.push(String(message))))
+    const sink = makeRecordingSink()
+    const summary = await run(Effect.flatMap(openSource(config), (source) => runOnce(source, sink, stores)).pipe(Effect.provide(capture)))
+    expect(sink.delivered).toEqual([])
+    expect(summary.missed).toBe(3)
+    expect(logs.filter((line) => line.includes("more than lateWindow (6s)")).join("\n")).toMatch(/^3 rows dated 2025-06-01T00:0\d:\d\d\.\d{6}Z to .*not exported/)
   })
 
   it("reads a table whose schema and table names need quoting", async () => {

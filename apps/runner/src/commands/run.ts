@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type { Args } from "../Args.js"
-import { type Output, formatCount, showProgress } from "../Output.js"
+import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
 import * as PipelineLock from "../PipelineLock.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
 
@@ -107,9 +107,27 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
       const summary = result.right
       const rate = (summary.exported * 1000) / Math.max(1, summary.elapsedMs)
       const letters = summary.deadLettered === 0 ? "" : ` (see ${path.relative(process.cwd(), DeadLetter.deadLetterFile(file.stateDir, summary.pipeline))})`
+      const late = summary.late === 0 ? "" : `, ${formatCount(summary.late)} of them late (they landed behind the cursor)`
+      const missed = summary.missed === 0 ? "" : `; ${formatCount(summary.missed)} landed too late to export (see the warnings above)`
+      const behind = progress.secondsBehind()
       output.report(
-        `${summary.pipeline}: exported ${formatCount(summary.exported)} events, dead-lettered ${formatCount(summary.deadLettered)}${letters}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}`,
-        { pipeline: summary.pipeline, message: "done", exported: summary.exported, deadLettered: summary.deadLettered, batches: summary.batches, retries: summary.retries, elapsedMs: summary.elapsedMs, eventsPerSecond: Math.round(rate), cursor: summary.cursor ?? null }
+        `${summary.pipeline}: exported ${formatCount(summary.exported)} events${late}, dead-lettered ${formatCount(summary.deadLettered)}${letters}${missed}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}` +
+          (progress.horizon === undefined ? "" : `, read up to ${progress.horizon}${behind === undefined ? "" : ` (${formatBehind(behind)} behind the store's clock)`}`),
+        {
+          pipeline: summary.pipeline,
+          message: "done",
+          exported: summary.exported,
+          deadLettered: summary.deadLettered,
+          late: summary.late,
+          missed: summary.missed,
+          batches: summary.batches,
+          retries: summary.retries,
+          elapsedMs: summary.elapsedMs,
+          eventsPerSecond: Math.round(rate),
+          cursor: summary.cursor ?? null,
+          horizon: progress.horizon ?? null,
+          secondsBehind: behind === undefined ? null : Math.round(behind * 10) / 10
+        }
       )
     })
     return failed ? 1 : 0

@@ -48,6 +48,13 @@ export const freshTable = async (rows: Iterable<FeatBitRow> = [], names: Partial
 export const insertRows = (where: TestTable, rows: Iterable<FeatBitRow>, firstOffset = 0): Promise<number> =>
   insertFeatBitRows(engine(), rows, { ...where, firstOffset })
 
+/** The embedded engine's clock (`now64()`), in milliseconds: the clock the source's horizon follows. */
+export const engineNow = async (): Promise<number> => {
+  const result = await engine().query({ query: "SELECT toString(now64(6), 'UTC') AS now", format: "JSONEachRow" })
+  const [row] = (await result.json()) as Array<{ now: string }>
+  return Date.parse(row!.now.replace(" ", "T").slice(0, 23) + "Z")
+}
+
 export const context: PluginContext = { pipeline: "test", baseDir: "/" }
 
 /** Decodes `config` as a pipeline file would (defaults, `Redacted`) and opens the plugin. */

@@ -21,6 +21,7 @@ export const openSource = (server: MongoWireServer, overrides: Overrides = {}): 
     database: "featbit",
     collection: "Events",
     lag: Duration.zero,
+    lateWindow: Duration.hours(1),
     ...rest,
     url: Redacted.make(url ?? server.url)
   }

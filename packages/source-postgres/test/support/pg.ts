@@ -96,6 +96,12 @@ export const insertRows = async (db: TestDatabase, quoted: string, rows: Readonl
   }
 }
 
+/** The server's clock in milliseconds (`now()`), the clock the source's horizon follows. */
+export const serverNow = async (db: TestDatabase): Promise<number> => {
+  const result = await db.pool.query<{ now: string }>("SELECT (extract(epoch FROM now()) * 1000)::bigint::text AS now")
+  return Number(result.rows[0]!.now)
+}
+
 /** Opens the plugin on a database through its own config schema, as the runner does. */
 export const openSource = (config: Record<string, unknown>): Effect.Effect<Source, unknown, Scope.Scope> =>
   Effect.flatMap(Effect.orDie(Schema.decodeUnknown(PostgresSource.config)(config)), (decoded) =>
