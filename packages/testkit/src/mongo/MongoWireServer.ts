@@ -1,13 +1,20 @@
 import { type Document, Long, deserialize, serialize } from "bson"
 import { Query } from "mingo"
 import * as net from "node:net"
+import { CommandError, isDoc, mentionsNow, runPipeline, withServerNow } from "./aggregate.js"
+import { comparatorOf, compareBson } from "./bsonOrder.js"
+
+export { compareBson } from "./bsonOrder.js"
 
 /**
  * A MongoDB wire-protocol server for tests, driven by the official driver: the OP_QUERY handshake answered
- * with OP_REPLY, then OP_MSG `hello`/`ismaster`, `ping`, `buildInfo`, `find`, `getMore`, `killCursors`,
- * `endSessions`, `listIndexes`, `listCollections`, and a SCRAM start that can only fail (to test rejected
- * credentials). Documents live in memory; filters are evaluated with `mingo`, sorts with MongoDB's order of
- * BSON types (strings compare bytewise). Faults can be injected per command.
+ * with OP_REPLY, then OP_MSG `hello`/`ismaster`, `ping`, `buildInfo`, `find`, `aggregate`, `getMore`,
+ * `killCursors`, `endSessions`, `listIndexes`, `listCollections`, and a SCRAM start that can only fail (to
+ * test rejected credentials). Documents live in memory; filters are evaluated with `mingo`, sorts with
+ * MongoDB's order of BSON types (strings compare bytewise); `aggregate` runs the stages and expressions of
+ * `aggregate.ts` with MongoDB's numeric result types. Faults can be injected per command. The server has a
+ * clock of its own (`hello`'s `localTime`, `$$NOW`) that can be skewed from the runner's, and can be stopped
+ * and started again on its port with its documents kept, as a restarted mongod.
  *
  * Its query support is what the MongoDB source sends; it is no database.
  */
@@ -32,9 +39,16 @@ export interface MongoWireServerOptions {
   readonly maxBatchSize?: number
   /** Fail every SCRAM authentication with code 18. */
   readonly rejectAuth?: boolean
+  /** The port to listen on (127.0.0.1); 0 (the default) takes any free one. See `freePort`. */
+  readonly port?: number
+  /** The server's clock runs this far ahead of the runner's (behind when negative): `hello`'s `localTime`, `$$NOW`. */
+  readonly clockOffsetMs?: number
 }
 
-/** A command the server received (handshake and heartbeats excluded). */
+/**
+ * A command the server received: every command of the application, including a `hello` it runs itself
+ * (it carries an `lsid`); never a connection's handshake or the driver monitor's heartbeats.
+ */
 export interface ReceivedCommand {
   readonly name: string
   readonly db: string
@@ -57,6 +71,20 @@ export interface MongoWireServer {
   readonly commands: Array<ReceivedCommand>
   /** Open connections (the driver's monitor and pool). */
   readonly connections: () => number
+  /** The server's clock: the runner's plus the offset. */
+  readonly now: () => Date
+  /** Skews the server's clock from now on (milliseconds ahead of the runner's; negative: behind). */
+  readonly setClockOffset: (ms: number) => void
+  /**
+   * Goes down as a stopped mongod does: stops listening (connecting is refused) and drops every connection
+   * and open cursor; documents, indexes, faults and the command log are kept. Resolves when the port is free.
+   */
+  readonly stop: () => Promise<void>
+  /** Listens again on the same port, with the same documents. Resolves when it accepts connections. */
+  readonly start: () => Promise<void>
+  /** Whether the server is listening. */
+  readonly running: () => boolean
+  /** Stops for good. */
   readonly close: () => Promise<void>
 }
 
@@ -74,75 +102,6 @@ interface OpenCursor {
 const OP_REPLY = 1
 const OP_QUERY = 2004
 const OP_MSG = 2013
-
-// MongoDB's comparison order of BSON types (numbers as one bracket).
-const typeRank = (value: unknown): number => {
-  if (value === undefined || value === null) return 1
-  if (typeof value === "number" || typeof value === "bigint") return 2
-  if (typeof value === "string") return 3
-  if (value instanceof Date) return 9
-  if (typeof value === "boolean") return 8
-  // By tag, not instanceof: the driver's (CommonJS) bson classes are not this module's.
-  const bsontype = (value as { _bsontype?: string })._bsontype
-  if (bsontype === "ObjectId") return 7
-  if (bsontype === "Int32" || bsontype === "Double" || bsontype === "Long" || bsontype === "Decimal128") return 2
-  if (bsontype === "Binary") return 6
-  if (bsontype === "Timestamp") return 10
-  if (Array.isArray(value)) return 5
-  return 4
-}
-
-const utf8Compare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"))
-
-/** Compares two BSON values as MongoDB sorts them (enough for scalars; documents by their JSON text). */
-export const compareBson = (a: unknown, b: unknown): number => {
-  const ra = typeRank(a)
-  const rb = typeRank(b)
-  if (ra !== rb) return ra - rb
-  switch (ra) {
-    case 1:
-      return 0
-    case 2: {
-      const x = Number(typeof a === "object" ? String(a) : a)
-      const y = Number(typeof b === "object" ? String(b) : b)
-      return x < y ? -1 : x > y ? 1 : 0
-    }
-    case 3: {
-      const x = a as string
-      const y = b as string
-      // ASCII (every uuid) compares the same in UTF-16 and UTF-8; only other text needs the bytes.
-      return x === y ? 0 : /^[\x00-\x7f]*$/.test(x + y) ? (x < y ? -1 : 1) : utf8Compare(x, y)
-    }
-    case 9:
-      return (a as Date).getTime() - (b as Date).getTime()
-    case 7:
-      return utf8Compare(String(a), String(b))
-    case 8:
-      return Number(a) - Number(b)
-    default:
-      return utf8Compare(JSON.stringify(a) ?? "", JSON.stringify(b) ?? "")
-  }
-}
-
-const fieldOf = (doc: Document, path: string): unknown => {
-  let value: unknown = doc
-  for (const part of path.split(".")) {
-    if (value === null || typeof value !== "object") return undefined
-    value = (value as Record<string, unknown>)[part]
-  }
-  return value
-}
-
-const comparatorOf = (sort: Readonly<Record<string, unknown>>) => {
-  const keys = Object.entries(sort).map(([path, direction]) => [path, Number(direction) < 0 ? -1 : 1] as const)
-  return (a: Document, b: Document): number => {
-    for (const [path, direction] of keys) {
-      const c = compareBson(fieldOf(a, path), fieldOf(b, path))
-      if (c !== 0) return c * direction
-    }
-    return 0
-  }
-}
 
 /** The order documents are kept in: the source's keyset order. */
 const KEYSET = { timestamp: 1, _id: 1 } as const
@@ -196,8 +155,11 @@ const opReply = (requestId: number, responseTo: number, doc: Document): Buffer =
   return frame(requestId, responseTo, OP_REPLY, body)
 }
 
-/** Reads an OP_MSG's body: section 0 is the command, kind-1 sections become arrays under their identifier. */
-const readOpMsg = (message: Buffer): Document => {
+/**
+ * Reads an OP_MSG's body: section 0 is the command, kind-1 sections become arrays under their identifier.
+ * With `promoteValues` false, the command's numbers stay Int32/Double/Long (as `aggregate` needs them).
+ */
+const readOpMsg = (message: Buffer, promoteValues = true): Document => {
   const flags = message.readUInt32LE(16)
   const end = flags & 1 ? message.length - 4 : message.length
   let offset = 20
@@ -208,7 +170,7 @@ const readOpMsg = (message: Buffer): Document => {
     offset += 1
     if (kind === 0) {
       const size = message.readInt32LE(offset)
-      body = deserialize(message.subarray(offset, offset + size), { promoteLongs: false })
+      body = deserialize(message.subarray(offset, offset + size), promoteValues ? { promoteLongs: false } : { promoteValues: false })
       offset += size
     } else {
       const size = message.readInt32LE(offset)
@@ -238,6 +200,39 @@ const readOpQuery = (message: Buffer): Document => {
   return deserialize(message.subarray(offset, offset + size))
 }
 
+/**
+ * The hint MongoDB would accept: an index of the collection by name or by key (in field order, with its
+ * directions), or `{$natural: ±1}`. On a collection that does not exist every hint is accepted (MongoDB plans
+ * nothing there); otherwise a hint of no index fails with code 2, as MongoDB's planner does.
+ */
+const checkHint = (collection: Collection | undefined, hint: unknown): void => {
+  if (hint === undefined || hint === null || collection === undefined) return
+  const indexes: ReadonlyArray<MongoIndexSpec> = [{ name: "_id_", key: { _id: 1 } }, ...collection.indexes]
+  if (typeof hint === "string") {
+    if (indexes.some((index) => index.name === hint)) return
+  } else if (isDoc(hint)) {
+    const entries = Object.entries(hint)
+    if (entries.length === 1 && entries[0]![0] === "$natural") return
+    const sameKey = (key: Readonly<Record<string, 1 | -1>>): boolean => {
+      const keyEntries = Object.entries(key)
+      return keyEntries.length === entries.length && keyEntries.every(([field, direction], i) => entries[i]![0] === field && Number(entries[i]![1]) === direction)
+    }
+    if (indexes.some((index) => sameKey(index.key))) return
+  }
+  throw new CommandError(2, "BadValue", "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index")
+}
+
+/** A port that was free a moment ago (the system's pick), for a server that must come back on a known port. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port
+      probe.close(() => resolve(port))
+    })
+  })
+
 export const startMongoWireServer = (options: MongoWireServerOptions = {}): Promise<MongoWireServer> => {
   const collections = new Map<string, Collection>()
   const cursors = new Map<number, OpenCursor>()
@@ -247,6 +242,8 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
   let nextCursorId = 1
   let nextRequestId = 1
   let connectionIds = 0
+  let clockOffsetMs = options.clockOffsetMs ?? 0
+  const serverNow = (): Date => new Date(Date.now() + clockOffsetMs)
 
   const collectionOf = (ns: string): Collection => {
     let found = collections.get(ns)
@@ -267,7 +264,7 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
     maxBsonObjectSize: 16777216,
     maxMessageSizeBytes: 48000000,
     maxWriteBatchSize: 100000,
-    localTime: new Date(),
+    localTime: serverNow(),
     logicalSessionTimeoutMinutes: 30,
     connectionId,
     ...(request["saslSupportedMechs"] === undefined ? {} : { saslSupportedMechs: ["SCRAM-SHA-256", "SCRAM-SHA-1"] })
@@ -296,8 +293,10 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
   const find = (db: string, body: Document): Document => {
     const name = String(body["find"])
     const ns = `${db}.${name}`
+    checkHint(collections.get(ns), body["hint"])
     const collection = collectionOf(ns)
-    const filter = (body["filter"] ?? {}) as Document
+    const sent = (body["filter"] ?? {}) as Document
+    const filter = mentionsNow(sent) ? withServerNow(sent, serverNow()) : sent
     const sort = body["sort"] as Record<string, unknown> | undefined
     const limit = Math.abs(Number(body["limit"] ?? 0)) || Infinity
     const skip = Number(body["skip"] ?? 0)
@@ -346,6 +345,22 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
     return openCursor(ns, shaped, body["batchSize"], "firstBatch")
   }
 
+  /** `{aggregate: <collection>, pipeline, cursor: {batchSize?}}`; `typed` is the same command with bson numbers. */
+  const aggregate = (db: string, body: Document, typed: Document): Document => {
+    const name = body["aggregate"]
+    if (typeof name !== "string") throw new CommandError(2, "BadValue", "the wire test server supports only aggregates on a collection ({aggregate: <name>})")
+    if (body["explain"] !== undefined) throw new CommandError(2, "BadValue", "the wire test server does not explain aggregates")
+    const pipeline = body["pipeline"]
+    if (!Array.isArray(pipeline)) throw new CommandError(14, "TypeMismatch", "'pipeline' option must be specified as an array")
+    const cursor = body["cursor"]
+    if (!isDoc(cursor)) throw new CommandError(9, "FailedToParse", "The 'cursor' option is required, except for aggregate with the explain argument")
+    const ns = `${db}.${name}`
+    const collection = collections.get(ns)
+    checkHint(collection, body["hint"])
+    const results = runPipeline(collection?.docs ?? [], pipeline, typed["pipeline"] as Array<unknown>, serverNow())
+    return openCursor(ns, results, cursor["batchSize"], "firstBatch")
+  }
+
   const getMore = (body: Document): Document => {
     const id = Number(body["getMore"])
     const open = cursors.get(id)
@@ -353,9 +368,11 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
     return openCursor(open.ns, open.rest, body["batchSize"], "nextBatch", id)
   }
 
-  const run = (db: string, body: Document): Document => {
+  const run = (db: string, body: Document, message: Buffer): Document => {
     const name = Object.keys(body)[0] ?? ""
     switch (name) {
+      case "aggregate":
+        return aggregate(db, body, readOpMsg(message, false))
       case "ping":
         return { ok: 1 }
       case "buildInfo":
@@ -403,6 +420,8 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
     return entry.fault
   }
 
+  const isHello = (name: string): boolean => name === "hello" || name === "ismaster" || name === "isMaster"
+
   const server = net.createServer((socket) => {
     sockets.add(socket)
     const connectionId = ++connectionIds
@@ -428,7 +447,9 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
       const name = Object.keys(body)[0] ?? ""
       const db = String(body["$db"] ?? "admin")
       let reply: Document
-      if (name === "hello" || name === "ismaster" || name === "isMaster") {
+      if (isHello(name)) {
+        // Handshakes and the monitor's heartbeats run without a session; the application's commands with one.
+        if (body["lsid"] !== undefined) commands.push({ name, db, body })
         reply = hello(connectionId, body)
       } else {
         commands.push({ name, db, body })
@@ -444,9 +465,12 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
           reply = { ok: 0, code: 334, codeName: "MechanismUnavailable", errmsg: "this test server has no users" }
         } else {
           try {
-            reply = run(db, body)
+            reply = run(db, body, message)
           } catch (error) {
-            reply = { ok: 0, code: 2, codeName: "BadValue", errmsg: `wire test server: ${String(error)}` }
+            reply =
+              error instanceof CommandError
+                ? { ok: 0, errmsg: error.message, code: error.code, codeName: error.codeName }
+                : { ok: 0, code: 2, codeName: "BadValue", errmsg: `wire test server: ${String(error)}` }
           }
         }
       }
@@ -467,37 +491,67 @@ export const startMongoWireServer = (options: MongoWireServerOptions = {}): Prom
     })
   })
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      const urlWith: MongoWireServer["urlWith"] = ({ user, password, params }) => {
-        const credentials = user === undefined ? "" : `${encodeURIComponent(user)}${password === undefined ? "" : ":" + encodeURIComponent(password)}@`
-        const query = new URLSearchParams({ directConnection: "true", serverSelectionTimeoutMS: "2000", ...params })
-        return `mongodb://${credentials}127.0.0.1:${port}/?${query.toString()}`
-      }
-      resolve({
-        port,
-        url: urlWith({}),
-        urlWith,
-        insert: (database, collection, documents) => {
-          const target = collectionOf(`${database}.${collection}`)
-          target.docs.push(...documents)
-          target.sorted = false
-        },
-        drop: (database, collection) => void collections.delete(`${database}.${collection}`),
-        setIndexes: (database, collection, indexes) => {
-          collectionOf(`${database}.${collection}`).indexes = indexes
-        },
-        fail: (fault, times = 1) => void faults.push({ fault, remaining: times }),
-        commands,
-        connections: () => sockets.size,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const socket of sockets) socket.destroy()
-            server.close(() => done())
-          })
+  let listening = false
+  let closed = false
+  let port = options.port ?? 0
+
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (closed) return reject(new Error("the wire test server was closed"))
+      if (listening) return resolve()
+      const failed = (error: Error): void => reject(error)
+      server.once("error", failed)
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", failed)
+        port = (server.address() as net.AddressInfo).port
+        listening = true
+        resolve()
       })
     })
+
+  const stop = (): Promise<void> =>
+    new Promise<void>((done) => {
+      cursors.clear()
+      if (!listening) return done()
+      listening = false
+      server.close(() => done())
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    })
+
+  return listen().then(() => {
+    const urlWith: MongoWireServer["urlWith"] = ({ user, password, params }) => {
+      const credentials = user === undefined ? "" : `${encodeURIComponent(user)}${password === undefined ? "" : ":" + encodeURIComponent(password)}@`
+      const query = new URLSearchParams({ directConnection: "true", serverSelectionTimeoutMS: "2000", ...params })
+      return `mongodb://${credentials}127.0.0.1:${port}/?${query.toString()}`
+    }
+    return {
+      port,
+      url: urlWith({}),
+      urlWith,
+      insert: (database, collection, documents) => {
+        const target = collectionOf(`${database}.${collection}`)
+        target.docs.push(...documents)
+        target.sorted = false
+      },
+      drop: (database, collection) => void collections.delete(`${database}.${collection}`),
+      setIndexes: (database, collection, indexes) => {
+        collectionOf(`${database}.${collection}`).indexes = indexes
+      },
+      fail: (fault, times = 1) => void faults.push({ fault, remaining: times }),
+      commands,
+      connections: () => sockets.size,
+      now: serverNow,
+      setClockOffset: (ms) => {
+        clockOffsetMs = ms
+      },
+      stop,
+      start: listen,
+      running: () => listening,
+      close: () =>
+        stop().then(() => {
+          closed = true
+        })
+    }
   })
 }
