@@ -25,6 +25,27 @@ const tempDir = Effect.acquireRelease(
 const list = (dir: string) => Effect.promise(() => fs.readdir(dir))
 
 describe("CheckpointStore.makeFile", () => {
+  it.scoped("keeps a version 2 checkpoint's source state, selection and late totals, and still reads version 1", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const store = CheckpointStore.makeFile(dir)
+      const v2: CheckpointStore.Checkpoint = {
+        ...checkpoint("flags", 7),
+        version: 2,
+        state: { width: 10_000, origin: 174_000_000, counts: [3, 0, 12], mark: "981" },
+        selection: { source: "postgres", table: "featbit.public.events", envIds: ["env-a"], events: null },
+        late: 4,
+        missed: 1
+      }
+      yield* store.save(v2)
+      expect(yield* store.load("flags")).toEqual(Option.some(v2))
+      yield* store.save(checkpoint("metrics", 3))
+      const v1 = Option.getOrThrow(yield* store.load("metrics"))
+      expect(v1.version).toBe(1)
+      expect(v1.late).toBeUndefined()
+    })
+  )
+
   it.scopedLive("load of a pipeline never saved is None, even when the folder does not exist yet", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
@@ -88,7 +109,7 @@ describe("CheckpointStore.makeFile", () => {
       const dir = yield* tempDir
       const store = CheckpointStore.makeFile(dir)
       const file = CheckpointStore.checkpointFile(dir, "flags")
-      for (const damage of ['{"version":1,"pipeline":"fla', "", "null", JSON.stringify({ ...checkpoint("flags", 1), version: 2 }), JSON.stringify({ ...checkpoint("flags", 1), cursor: { timestamp: "yesterday", id: "x" } })]) {
+      for (const damage of ['{"version":1,"pipeline":"fla', "", "null", JSON.stringify({ ...checkpoint("flags", 1), version: 3 }), JSON.stringify({ ...checkpoint("flags", 1), cursor: { timestamp: "yesterday", id: "x" } })]) {
         yield* Effect.promise(() => fs.writeFile(file, damage))
         const error = yield* Effect.flip(store.load("flags"))
         expect(error._tag, damage).toBe("CheckpointError")

@@ -12,6 +12,7 @@ import type { ConfigError, ConfigIssue } from "../src/Errors.js"
 import { formatPath } from "../src/Errors.js"
 import * as PipelineFile from "../src/PipelineFile.js"
 import { defineSink, defineSource } from "../src/Plugin.js"
+import { SourceFilters, resolveSourceFilters, sourceFilterIssues } from "../src/SourceFilters.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Test plugins: a ClickHouse-like source and a Segment-like sink with a secret write key.
@@ -691,5 +692,41 @@ describe("PipelineFile.jsonSchema", () => {
       expect(Object.keys(variant!["properties"] as Json).sort(), `${kind} ${type}`).toEqual(["type", ...keys].sort())
     }
     expect(JSON.stringify(properties["sink"])).not.toContain("host")
+  })
+})
+
+describe("checks across keys (a plugin's configIssues)", () => {
+  const filtered = defineSource({
+    type: "test-filtered",
+    description: "A source with the shared filters",
+    config: Schema.Struct({ ...SourceFilters }),
+    configIssues: sourceFilterIssues,
+    make: notUsed
+  })
+  const registry: PipelineFile.PluginRegistry = { sources: [filtered], sinks: [testSink] }
+
+  it("reports envId beside envIds, and a window that selects nothing, at the line of the key to change", () => {
+    const text = [
+      "pipelines:",
+      "  - name: a",
+      "    source:",
+      "      type: test-filtered",
+      "      envId: env-1",
+      "      envIds: [env-2]",
+      "      startAt: 2025-01-02T00:00:00Z",
+      "      endAt: 2025-01-01T00:00:00Z",
+      "    sink: { type: test-segment, writeKey: k }",
+      ""
+    ].join("\n")
+    const error = parseError(text, {}, registry)
+    expect(error.issues.map((issue) => [issue.line, formatPath(issue.path), issue.message])).toEqual([
+      [5, "pipelines[0].source.envId", "envId and envIds are both given; keep one (envId: <id> is a shorthand for envIds: [<id>])"],
+      [8, "pipelines[0].source.endAt", "endAt (2025-01-01T00:00:00.000000Z) must be after startAt (2025-01-02T00:00:00.000000Z); fix the window"]
+    ])
+  })
+
+  it("takes envId alone as the one environment", () => {
+    const file = parseOk("pipelines:\n  - name: a\n    source: { type: test-filtered, envId: env-1 }\n    sink: { type: test-segment, writeKey: k }\n", {}, registry)
+    expect(resolveSourceFilters(file.pipelines[0]!.source as never).envIds).toEqual(["env-1"])
   })
 })

@@ -36,7 +36,7 @@ export interface ReadSettings {
  * by FeatBit's evaluation server: the Kafka engine writes its blocks up to 7.5 s later, and the two machines'
  * clocks differ. A row that still slips past is caught by the count check (its bucket is then read whole).
  */
-export const INGEST_MARGIN_SECONDS = 60
+export const INGEST_MARGIN_SECONDS = 15
 
 // ---------------------------------------------------------------------------------------------------------
 // SQL. Every value is a bound parameter; database, table and cursor column are `Identifier` parameters. The
