@@ -1,29 +1,39 @@
-import type { FeatBitRow, MetricKind } from "@featbit-export/core"
+import type { FeatBitRow } from "@featbit-export/core"
 import { Cursor, Timestamp } from "@featbit-export/core"
-import {
-  applicationTypes,
-  defaultEnvIds,
-  defaultStart,
-  eventNames,
-  flags,
-  flagValueRoute,
-  metricRoute,
-  users
-} from "./Pools.js"
+import { DEFAULT_FLAGS, checkFlagPoolSize } from "./FlagPool.js"
+import { defaultEnvIds, defaultStart } from "./Pools.js"
 import { Prng, UUID_DRAWS } from "./Prng.js"
+import { checkRate, firstIndexAtOrAfter, offsetOf } from "./RateTimeline.js"
+import { type Draft, type RowBuilder, makeRowBuilder, malformed } from "./RowBuilder.js"
+import { ceilMillis, isRealInstant, makeFormatter } from "./Stamps.js"
+import { DEFAULT_USERS, checkUserPoolSize } from "./UserPool.js"
 
 export interface GenerateOptions {
-  /** Rows to generate. */
-  readonly count: number
+  /** Rows to generate. Required, except in rate mode, where without it the rows never end. */
+  readonly count?: number | undefined
   /** Same seed, same rows (default 1). */
   readonly seed?: number | undefined
   /** Environments the rows are spread over (default `defaultEnvIds`). */
   readonly envIds?: ReadonlyArray<string> | undefined
-  /** Time of the first row, rounded up to a whole millisecond (default 2024-01-01T00:00:00.000000Z). */
+  /** Users drawn from: the first N of the user pool (default `DEFAULT_USERS`, at most `MAX_USERS`). */
+  readonly users?: number | undefined
+  /** Flags drawn from: the first N of the flag pool (default `DEFAULT_FLAGS`, at most `MAX_FLAGS`). */
+  readonly flags?: number | undefined
+  /**
+   * Time of the first row, rounded up to a whole millisecond (default 2024-01-01T00:00:00.000000Z; in
+   * rate mode, the current time of `now`).
+   */
   readonly start?: Timestamp.Timestamp | undefined
-  /** At most this many rows share a timestamp (default 4; 1 = no ties). */
+  /**
+   * Events per second: row i is stamped `start + floor(i * 1000 / rate)` ms, rows sharing a millisecond
+   * in id order. `maxTie` and `tieBurst` do not apply.
+   */
+  readonly rate?: number | undefined
+  /** The clock rate mode starts at when `start` is not given, in epoch ms (default `Date.now`). */
+  readonly now?: (() => number) | undefined
+  /** At most this many rows share a timestamp (default 4; 1 = no ties). Not in rate mode. */
   readonly maxTie?: number | undefined
-  /** The first `tieBurst` rows all share one timestamp, to put ties across page boundaries (default 0). */
+  /** The first `tieBurst` rows all share one timestamp, to put ties across page boundaries (default 0). Not in rate mode. */
   readonly tieBurst?: number | undefined
   /** Every N-th row gets properties that cannot be decoded (default 0 = never). */
   readonly malformedEvery?: number | undefined
@@ -37,19 +47,8 @@ const MAX_STEP_MS = 200
 /** PRNG draws per row besides its id: fixed, so skipping rows is counting draws. */
 const CHOICE_DRAWS = 6
 const ROW_DRAWS = UUID_DRAWS + CHOICE_DRAWS
-/** FeatBit's SDKs send ms; the store keeps µs; the last three digits are always 000. */
-const MICROS_SUFFIX = "000Z"
-
-/** One row before its properties are written: its id and the draws that decide its content. */
-interface Draft {
-  readonly id: string
-  readonly kind: number
-  readonly env: number
-  readonly user: number
-  readonly pick: number
-  readonly value: number
-  readonly extra: number
-}
+/** Rate mode draws each block of rows from a fresh PRNG stream, so reaching any row costs at most a block. */
+const RATE_BLOCK = 1024
 
 const compareDrafts = (a: Draft, b: Draft): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
@@ -68,137 +67,21 @@ const checkMaxTie = (maxTie: number): number => {
   return maxTie
 }
 
-const json = JSON.stringify
-
-/**
- * Properties JSON written by concatenating pre-encoded pieces, in FeatBit's key order: `JSON.stringify`
- * of a fresh object per row would cost most of the generation time.
- */
-interface FlagPieces {
-  readonly distinctId: string
-  /** `{"route":...,"sendToExperiment":` */
-  readonly head: string
-  readonly variationIds: ReadonlyArray<string>
-}
-
-interface UserPieces {
-  readonly keyId: string
-  readonly name: string
-}
-
-const metricKinds: ReadonlyArray<MetricKind> = ["CustomEvent", "PageView", "Click"]
-
-interface MetricPieces {
-  readonly kind: MetricKind
-  readonly names: ReadonlyArray<{ readonly distinctId: string; readonly head: string }>
-}
-
-const userPieces: ReadonlyArray<UserPieces> = users.map((user) => ({ keyId: json(user.keyId), name: json(user.name) }))
-
-const metricPieces: ReadonlyArray<MetricPieces> = metricKinds.map((kind) => ({
-  kind,
-  names: eventNames[kind].map((name) => ({
-    distinctId: name,
-    head: `{"route":${json(metricRoute)},"type":${json(kind)},"eventName":${json(name)},"numericValue":`
-  }))
-}))
-
-const applicationTypePieces = applicationTypes.map((type) => json(type))
-
-const flagPiecesFor = (envId: string): ReadonlyArray<FlagPieces> =>
-  flags.map((flag) => {
-    const flagId = `${envId}-${flag.key}`
-    return {
-      distinctId: flagId,
-      head:
-        `{"route":${json(flagValueRoute)},"flagId":${json(flagId)},"envId":${json(envId)},` +
-        `"accountId":"","projectId":"","featureFlagKey":${json(flag.key)},"sendToExperiment":`,
-      variationIds: flag.variationIds
-    }
-  })
-
-/** Kind thresholds over a draw in [0, 1000): 70% FlagValue, then CustomEvent, PageView, Click. */
-const FLAG_VALUE_BELOW = 700
-const CUSTOM_EVENT_BELOW = 940
-const PAGE_VIEW_BELOW = 970
-
-/**
- * A whole number most of the time (written `1`, as FeatBit writes a float that happens to be whole),
- * sometimes a count, sometimes an amount with cents.
- */
-const numericValueOf = (draw: number): number => {
-  const bucket = draw % 100
-  if (bucket < 75) return 1
-  if (bucket < 88) return 2 + ((draw >>> 8) % 49)
-  return ((draw >>> 8) % 100_000) / 100
-}
-
-/** Breakage that core's decoder must reject, rotated so every kind shows up in a short run. */
-const malformed = (row: FeatBitRow, ordinal: number): FeatBitRow => {
-  const text = row.properties as string
-  switch (ordinal % 3) {
-    case 0:
-      // A truncated write: the JSON ends early.
-      return { ...row, properties: text.slice(0, Math.max(1, text.length - 7)) }
-    case 1: {
-      // A required key missing.
-      const properties = JSON.parse(text) as Record<string, unknown>
-      delete properties[row.event === "FlagValue" ? "featureFlagKey" : "eventName"]
-      return { ...row, properties: JSON.stringify(properties) }
-    }
-    default: {
-      // A value of the wrong type.
-      const properties = JSON.parse(text) as Record<string, unknown>
-      if (row.event === "FlagValue") properties["sendToExperiment"] = "yes"
-      else properties["numericValue"] = "n/a"
-      return { ...row, properties: JSON.stringify(properties) }
-    }
-  }
-}
-
-const millisSuffix: ReadonlyArray<string> = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0") + MICROS_SUFFIX)
-
-/**
- * Formats whole-millisecond instants. `toISOString` was a fifth of the generation time, so the text up
- * to the second is kept and only the milliseconds change, which is all that changes between most rows.
- */
-const makeFormatter = (): ((ms: number) => Timestamp.Timestamp) => {
-  let second = Number.NaN
-  let prefix = ""
-  return (ms) => {
-    const s = Math.floor(ms / 1000)
-    if (s !== second) {
-      const iso = new Date(s * 1000).toISOString()
-      if (iso.length !== 24) throw new RangeError(`generated time ${iso} is outside years 0000-9999`)
-      second = s
-      prefix = iso.slice(0, 20)
-    }
-    return (prefix + millisSuffix[ms - s * 1000]!) as Timestamp.Timestamp
-  }
-}
-
-/**
- * Core's `Timestamp` only checks the text's shape, so `2024-02-31T...` or hour 99 pass it (and
- * `Timestamp.toMicros` then throws on them); a round trip through `Date` catches both.
- */
-export const isRealInstant = (timestamp: string): boolean => {
-  const millis = Date.parse(timestamp.slice(0, 23) + "Z")
-  return !Number.isNaN(millis) && new Date(millis).toISOString().slice(0, 23) === timestamp.slice(0, 23)
-}
-
-const ceilMillis = (timestamp: Timestamp.Timestamp): number => {
-  if (!isRealInstant(timestamp)) throw new RangeError(`start ${timestamp} is not a real instant`)
-  const micros = Timestamp.toMicros(timestamp)
-  const ms = micros / 1000n
-  return Number(micros % 1000n > 0n ? ms + 1n : ms)
+const startMillisOf = (start: Timestamp.Timestamp): number => {
+  if (!isRealInstant(start)) throw new RangeError(`start ${start} is not a real instant`)
+  return ceilMillis(start)
 }
 
 /** Options with their defaults applied, checked once. */
 interface Resolved {
+  /** `Infinity` in rate mode without a count. */
   readonly count: number
   readonly seed: number
   readonly envIds: ReadonlyArray<string>
+  readonly users: number
+  readonly flags: number
   readonly startMillis: number
+  readonly rate: number | undefined
   readonly maxTie: number
   readonly tieBurst: number
   readonly malformedEvery: number
@@ -209,80 +92,92 @@ const resolve = (options: GenerateOptions): Resolved => {
   if (envIds.length === 0) throw new RangeError("envIds must list at least one environment")
   const seed = options.seed ?? 1
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`)
+  const rate = options.rate === undefined ? undefined : checkRate(options.rate)
+  if (options.count === undefined && rate === undefined) throw new RangeError("count is required unless rate is set")
+  const start = options.start ?? (rate === undefined ? defaultStart : Timestamp.fromMillis((options.now ?? Date.now)()))
   return {
-    count: checkCount("count", options.count, 0),
+    count: options.count === undefined ? Number.POSITIVE_INFINITY : checkCount("count", options.count, 0),
     seed,
     envIds,
-    startMillis: ceilMillis(options.start ?? defaultStart),
+    users: checkUserPoolSize(options.users ?? DEFAULT_USERS),
+    flags: checkFlagPoolSize(options.flags ?? DEFAULT_FLAGS),
+    startMillis: startMillisOf(start),
+    rate,
     maxTie: checkMaxTie(checkCount("maxTie", options.maxTie ?? 4, 1)),
     tieBurst: checkCount("tieBurst", options.tieBurst ?? 0, 0),
     malformedEvery: checkCount("malformedEvery", options.malformedEvery ?? 0, 0)
   }
 }
 
-const rows = function* (options: Resolved, after: After | undefined): Generator<FeatBitRow, void, undefined> {
-  const { count, maxTie, tieBurst, malformedEvery } = options
-  const rng = new Prng(options.seed)
-  const envs = options.envIds.map((envId) => ({ envId, json: json(envId), flags: flagPiecesFor(envId) }))
-  const envCount = envs.length
-  const userCount = userPieces.length
-  const appCount = applicationTypePieces.length
+const drawDraft = (rng: Prng, options: Resolved): Draft => ({
+  id: rng.uuid(),
+  kind: rng.below(1000),
+  env: rng.below(options.envIds.length),
+  user: rng.below(options.users),
+  pick: rng.next(),
+  value: rng.next(),
+  extra: rng.next()
+})
 
-  const nextDraft = (): Draft => ({
-    id: rng.uuid(),
-    kind: rng.below(1000),
-    env: rng.below(envCount),
-    user: rng.below(userCount),
-    pick: rng.next(),
-    value: rng.next(),
-    extra: rng.next()
-  })
-
-  const build = (draft: Draft, timestamp: Timestamp.Timestamp, ingestedAt: Timestamp.Timestamp): FeatBitRow => {
-    const env = envs[draft.env]!
-    const user = userPieces[draft.user]!
-    if (draft.kind < FLAG_VALUE_BELOW) {
-      const flag = env.flags[draft.pick % env.flags.length]!
-      const variationId = flag.variationIds[draft.value % flag.variationIds.length]!
-      const send = draft.extra % 5 < 2 ? "true" : "false"
-      return {
-        id: draft.id,
-        distinctId: flag.distinctId,
-        envId: env.envId,
-        event: "FlagValue",
-        properties:
-          flag.head + send + ',"userKeyId":' + user.keyId + ',"userName":' + user.name +
-          ',"variationId":"' + variationId + '","tag_0":' + user.keyId + ',"tag_1":"' + variationId +
-          '","tag_2":"' + send + '","tag_3":' + user.name + "}",
-        timestamp,
-        ingestedAt
-      }
-    }
-    const metric = metricPieces[draft.kind < CUSTOM_EVENT_BELOW ? 0 : draft.kind < PAGE_VIEW_BELOW ? 1 : 2]!
-    const name = metric.names[draft.pick % metric.names.length]!
-    const value = String(numericValueOf(draft.value))
-    return {
-      id: draft.id,
-      distinctId: name.distinctId,
-      envId: env.envId,
-      event: metric.kind,
-      properties:
-        name.head + value + ',"user":{"keyId":' + user.keyId + ',"name":' + user.name + '},"applicationType":' +
-        applicationTypePieces[draft.extra % appCount]! + ',"projectId":"","envId":' + env.json +
-        ',"accountId":"","tag_0":' + user.keyId + ',"tag_1":"' + value + '","tag_2":' + user.name + "}",
-      timestamp,
-      ingestedAt
+/**
+ * The rows of one timestamp, in id order. `position` counts the rows before the group, skipped ones
+ * included, for `count` and `malformedEvery`; a group cut by `count` keeps its smallest ids, so a smaller
+ * count stays a prefix.
+ */
+const emitGroup = function* (
+  group: Array<Draft>,
+  position: number,
+  timestamp: Timestamp.Timestamp,
+  ingestedAt: Timestamp.Timestamp,
+  after: After | undefined,
+  options: Resolved,
+  builder: RowBuilder
+): Generator<FeatBitRow, void, undefined> {
+  const size = group.length
+  if (size > 1) {
+    group.sort(compareDrafts)
+    // 122 random bits make a repeated id practically impossible; keyset order must not rest on that.
+    for (let i = 1; i < size; i++) {
+      if (group[i]!.id === group[i - 1]!.id) throw new Error(`generated the id ${group[i]!.id} twice`)
     }
   }
+  const { malformedEvery } = options
+  const end = Math.min(size, options.count - position)
+  for (let i = 0; i < end; i++) {
+    const d = group[i]!
+    if (after !== undefined && timestamp === after.timestamp && Cursor.compare({ timestamp, id: d.id }, after) <= 0) continue
+    const row = builder.build(d, timestamp, ingestedAt)
+    const n = position + i + 1
+    yield malformedEvery > 0 && n % malformedEvery === 0 ? malformed(row, n / malformedEvery - 1) : row
+  }
+}
 
+/** FeatBit stamps a row's arrival at the next whole second after the event (its insert flushes every second). */
+const makeIngestedAt = (): ((ms: number) => Timestamp.Timestamp) => {
+  const format = makeFormatter()
+  let second = Number.NaN
+  let ingestedAt = "" as Timestamp.Timestamp
+  return (ms) => {
+    const s = Math.floor(ms / 1000)
+    if (s !== second) {
+      second = s
+      ingestedAt = format((s + 1) * 1000)
+    }
+    return ingestedAt
+  }
+}
+
+/** Random gaps and tie groups: the default, shaped like bursty traffic replayed from a store. */
+const burstyRows = function* (options: Resolved, after: After | undefined, through: number): Generator<FeatBitRow, void, undefined> {
+  const { count, maxTie, tieBurst } = options
+  const rng = new Prng(options.seed)
+  const builder = makeRowBuilder(options.envIds, options.users, options.flags)
   const formatMillis = makeFormatter()
-  const formatSecond = makeFormatter()
+  const ingestedAtOf = makeIngestedAt()
   const tieRange = maxTie - 1
   let ms = options.startMillis
-  let ingestedSecond = Number.NaN
-  let ingestedAt = "" as Timestamp.Timestamp
   let position = 0 // rows emitted or skipped so far
-  while (position < count) {
+  while (position < count && ms <= through) {
     // Drawn for every group, the burst included, so a read that skips rows consumes the same draws.
     const sizeDraw = rng.below(2 * tieRange)
     const step = 1 + rng.below(MAX_STEP_MS)
@@ -293,49 +188,67 @@ const rows = function* (options: Resolved, after: After | undefined): Generator<
     if (after !== undefined && timestamp < after.timestamp) {
       rng.skip(size * ROW_DRAWS)
     } else {
-      const second = Math.floor(ms / 1000)
-      if (second !== ingestedSecond) {
-        ingestedSecond = second
-        ingestedAt = formatSecond((second + 1) * 1000)
-      }
       const group: Array<Draft> = []
-      for (let i = 0; i < size; i++) group.push(nextDraft())
-      if (size > 1) {
-        group.sort(compareDrafts)
-        // 122 random bits make a repeated id practically impossible; keyset order must not rest on that.
-        for (let i = 1; i < size; i++) {
-          if (group[i]!.id === group[i - 1]!.id) throw new Error(`generated the id ${group[i]!.id} twice`)
-        }
-      }
-      const end = Math.min(size, count - position)
-      for (let i = 0; i < end; i++) {
-        const d = group[i]!
-        if (after !== undefined && timestamp === after.timestamp && Cursor.compare({ timestamp, id: d.id }, after) <= 0) {
-          continue
-        }
-        const row = build(d, timestamp, ingestedAt)
-        const n = position + i + 1
-        yield malformedEvery > 0 && n % malformedEvery === 0 ? malformed(row, n / malformedEvery - 1) : row
-      }
+      for (let i = 0; i < size; i++) group.push(drawDraft(rng, options))
+      yield* emitGroup(group, position, timestamp, ingestedAtOf(ms), after, options, builder)
     }
     position += size
     ms += step
   }
 }
 
-/**
- * Synthetic FeatBit rows, shaped exactly like ClickHouse's `events` rows, in keyset order: ascending
- * `(timestamp, id)`, no two equal. The same options give the same rows, and a smaller `count` gives a
- * prefix of a larger one. Bad options throw a `RangeError` at the call, not at the first row.
- */
-export const generateRows = (options: GenerateOptions): Generator<FeatBitRow, void, undefined> =>
-  rows(resolve(options), undefined)
+/** Rows at a fixed rate: each row's time follows from its position, so reads find their range by arithmetic. */
+const ratedRows = function* (
+  options: Resolved,
+  rate: number,
+  after: After | undefined,
+  through: number
+): Generator<FeatBitRow, void, undefined> {
+  const { count, seed, startMillis } = options
+  const builder = makeRowBuilder(options.envIds, options.users, options.flags)
+  const formatMillis = makeFormatter()
+  const ingestedAtOf = makeIngestedAt()
+  // Rows stamped before the cursor's millisecond are never built: their time is known without them.
+  let index = after === undefined ? 0 : firstIndexAtOrAfter(ceilMillis(after.timestamp) - startMillis, rate)
+  let rng = new Prng(seed, 1 + Math.floor(index / RATE_BLOCK))
+  rng.skip((index % RATE_BLOCK) * ROW_DRAWS)
+  const draft = (i: number): Draft => {
+    if (i % RATE_BLOCK === 0) rng = new Prng(seed, 1 + i / RATE_BLOCK)
+    return drawDraft(rng, options)
+  }
+  while (index < count) {
+    const offset = offsetOf(index, rate)
+    const ms = startMillis + offset
+    if (ms > through) return
+    // Every row of the millisecond, also those past `count`, so that a cut group keeps its smallest ids.
+    const end = firstIndexAtOrAfter(offset + 1, rate)
+    const group: Array<Draft> = []
+    for (let i = index; i < end; i++) group.push(draft(i))
+    yield* emitGroup(group, index, formatMillis(ms), ingestedAtOf(ms), after, options, builder)
+    index = end
+  }
+}
+
+const rowsOf = (options: Resolved, after: After | undefined, through: number): Generator<FeatBitRow, void, undefined> =>
+  options.rate === undefined ? burstyRows(options, after, through) : ratedRows(options, options.rate, after, through)
 
 /**
- * The rows of `generateRows(options)` strictly after the keyset position `after`. Rows before it are
- * skipped by advancing the PRNG, without being built, so resuming near the end of a long run is cheap.
+ * Synthetic FeatBit rows, shaped exactly like ClickHouse's `events` rows, in keyset order: ascending
+ * `(timestamp, id)`, no two equal. The same options give the same rows (in rate mode, given the same
+ * `start`), and a smaller `count` gives a prefix of a larger one. Bad options throw a `RangeError` at the
+ * call, not at the first row.
+ */
+export const generateRows = (options: GenerateOptions): Generator<FeatBitRow, void, undefined> =>
+  rowsOf(resolve(options), undefined, Number.POSITIVE_INFINITY)
+
+/**
+ * The rows of `generateRows(options)` strictly after the keyset position `after`, and, when `through` is
+ * given, stamped at or before that instant (epoch ms). Rows before `after` are skipped by advancing the
+ * PRNG, without being built, so resuming near the end of a long run is cheap; in rate mode the skip is
+ * computed, and costs at most a thousand rows' draws however far the cursor is.
  */
 export const generateRowsAfter = (
   options: GenerateOptions,
-  after: After | undefined
-): Generator<FeatBitRow, void, undefined> => rows(resolve(options), after)
+  after: After | undefined,
+  through: number = Number.POSITIVE_INFINITY
+): Generator<FeatBitRow, void, undefined> => rowsOf(resolve(options), after, through)

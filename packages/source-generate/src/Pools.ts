@@ -1,10 +1,9 @@
 import type { EventUser, MetricKind } from "@featbit-export/core"
 import { Timestamp } from "@featbit-export/core"
-import { Prng } from "./Prng.js"
 
-// The fixed vocabulary synthetic events are drawn from. It is part of the output: changing a pool
-// changes every generated row for every seed, so demos, fixtures and benchmarks stop matching. Add to a
-// pool only with that in mind.
+// The fixed vocabulary synthetic events are drawn from (UserPool.ts and FlagPool.ts extend the users and
+// flags). It is part of the output: changing a pool changes every generated row for every seed, so demos,
+// fixtures and benchmarks stop matching. Add to a pool only with that in mind.
 
 /** Two environment GUIDs; the first is the one in FeatBit's own data-export docs. */
 export const defaultEnvIds: readonly [string, ...Array<string>] = [
@@ -15,10 +14,11 @@ export const defaultEnvIds: readonly [string, ...Array<string>] = [
 export const defaultStart: Timestamp.Timestamp = Timestamp.parse("2024-01-01T00:00:00.000000Z")!
 
 /**
- * End users as SDKs report them. Names include non-ASCII text, apostrophes, double quotes and a
- * backslash, because exporters that build JSON or CSV by hand break on exactly those.
+ * The hand-written end users every user pool starts with, as SDKs report them. Names include non-ASCII
+ * text, apostrophes, double quotes, a backslash, a tab, an emoji and an empty name, because exporters that
+ * build JSON or CSV by hand break on exactly those.
  */
-export const users: ReadonlyArray<EventUser> = [
+export const handWrittenUsers: ReadonlyArray<EventUser> = [
   { keyId: "tester-id-6973", name: "tester-6973" },
   { keyId: "tester-id-1024", name: "tester-1024" },
   { keyId: "u-000017", name: "Alice Martin" },
@@ -57,13 +57,8 @@ export const users: ReadonlyArray<EventUser> = [
   { keyId: "u-007000", name: "Tab\tSeparated" }
 ]
 
-export interface FlagDefinition {
-  /** Matches `^[a-zA-Z0-9._-]+$`, the rule of FeatBit's pending insight validation. */
-  readonly key: string
-  readonly variationIds: ReadonlyArray<string>
-}
-
-const flagKeys: ReadonlyArray<readonly [string, number]> = [
+/** The hand-written flags every flag pool starts with: `[key, number of variations]`. */
+export const handWrittenFlagKeys: ReadonlyArray<readonly [string, number]> = [
   ["growthbook-test-001", 2],
   ["new-checkout", 2],
   ["dark-mode", 2],
@@ -77,14 +72,6 @@ const flagKeys: ReadonlyArray<readonly [string, number]> = [
   ["feature-x_rollout", 2],
   ["rate-limit.tier", 3]
 ]
-
-// Variation ids come from their own fixed stream, so they never depend on the seed a run uses.
-const variationIds = new Prng(0x5eed_f1a9)
-
-export const flags: ReadonlyArray<FlagDefinition> = flagKeys.map(([key, variations]) => ({
-  key,
-  variationIds: Array.from({ length: variations }, () => variationIds.uuid())
-}))
 
 /** Metric names per kind; they match `^[a-zA-Z0-9_-]+$` (FeatBit's pending validation, at most 40 chars). */
 export const eventNames: Readonly<Record<MetricKind, ReadonlyArray<string>>> = {

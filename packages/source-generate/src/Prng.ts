@@ -9,8 +9,14 @@ export class Prng {
   private c: number
   private d: number
 
-  constructor(seed: number) {
+  /**
+   * `stream` picks one of many independent sequences for the same seed (0, the default, is the sequence
+   * of earlier versions): rate mode starts a fresh stream every block of rows, so reaching a row far into
+   * an endless run costs at most one block of draws.
+   */
+  constructor(seed: number, stream = 0) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`)
+    if (!Number.isSafeInteger(stream) || stream < 0) throw new RangeError(`stream must be a safe non-negative integer, got ${stream}`)
     // splitmix32 spreads the seed over the four words; the high half of the seed goes into `b` so that
     // seeds differing only above bit 32 still give different streams.
     const lo = seed >>> 0
@@ -27,6 +33,13 @@ export class Prng {
     this.b = (splitmix() ^ hi) >>> 0
     this.c = splitmix()
     this.d = splitmix()
+    if (stream !== 0) {
+      // A second splitmix pass over the stream number, folded into the words the seed did not fill alone.
+      s = (stream >>> 0) ^ 0x6a09e667
+      this.c = (this.c ^ splitmix()) >>> 0
+      s = (Math.floor(stream / 4294967296) >>> 0) ^ 0xbb67ae85
+      this.d = (this.d ^ splitmix()) >>> 0
+    }
     // The first outputs of sfc32 still correlate with the seed words.
     for (let i = 0; i < 15; i++) this.next()
   }

@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Cursor, type FeatBitRow, ExportEvent, type SourcePage } from "@featbit-export/core"
+import { Cursor, type FeatBitRow, ExportEvent, type SourcePage, Timestamp } from "@featbit-export/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -160,4 +160,90 @@ describe("makeGenerateSource", () => {
       expect(error._tag).toBe("SourceError")
       expect(error.retryable).toBe(false)
     }))
+})
+
+describe("makeGenerateSource with a rate", () => {
+  const startMs = Date.parse("2024-05-01T08:00:00.000Z")
+  const start = Timestamp.fromMillis(startMs)
+
+  /** A clock the test moves by hand. */
+  const manualClock = (at: number) => {
+    let now = at
+    return { now: () => now, set: (ms: number) => void (now = ms) }
+  }
+
+  const read = (source: ReturnType<typeof makeGenerateSource>, from: Cursor.Cursor | undefined, pageSize = 100) =>
+    source.read(from, { pageSize }).pipe(Stream.runCollect, Effect.map(Chunk.toArray))
+
+  const lastCursor = (pages: ReadonlyArray<SourcePage>, before: Cursor.Cursor | undefined) =>
+    pages.length === 0 ? before : pages[pages.length - 1]!.cursor
+
+  it.effect("returns only the rows due by now, then the next ones after its cursor as the clock moves", () =>
+    Effect.gen(function* () {
+      const clock = manualClock(startMs + 999)
+      const config = { seed: 40, rate: 10, start, now: clock.now }
+      const source = makeGenerateSource(config)
+      const reference = [...generateRows({ ...config, count: 200 })]
+      const first = yield* read(source, undefined)
+      // Rows at 0, 100, ..., 900 ms are due at 999 ms.
+      expect(idsOf(first)).toEqual(reference.slice(0, 10).map((row) => row.id))
+      // Nothing new until the clock moves.
+      expect(yield* read(source, lastCursor(first, undefined))).toEqual([])
+      clock.set(startMs + 5_000)
+      const second = yield* read(source, lastCursor(first, undefined))
+      expect(idsOf(second)).toEqual(reference.slice(10, 51).map((row) => row.id))
+      for (const row of second.flatMap((page) => page.events)) {
+        expect(Timestamp.toMicros(row.timestamp) <= BigInt(startMs + 5_000) * 1000n).toBe(true)
+      }
+    }))
+
+  it.effect("never delivers more than count in all", () =>
+    Effect.gen(function* () {
+      const clock = manualClock(startMs + 10_000)
+      const source = makeGenerateSource({ count: 25, seed: 41, rate: 100, start, now: clock.now })
+      const pages = yield* read(source, undefined, 10)
+      expect(pages.map((page) => page.events.length)).toEqual([10, 10, 5])
+      clock.set(startMs + 1_000_000)
+      expect(yield* read(source, lastCursor(pages, undefined), 10)).toEqual([])
+    }))
+
+  it.effect("pages rows that share a millisecond in id order, and resumes inside such a group", () =>
+    Effect.gen(function* () {
+      const clock = manualClock(startMs + 400)
+      const config = { seed: 42, rate: 9000, start, now: clock.now }
+      const source = makeGenerateSource(config)
+      const pages = yield* read(source, undefined, 7)
+      const events = pages.flatMap((page) => page.events)
+      expect(events).toHaveLength([...generateRows({ ...config, count: 10_000 })].filter((row) => row.timestamp <= Timestamp.fromMillis(startMs + 400)).length)
+      for (let i = 1; i < events.length; i++) expect(Cursor.compare(events[i - 1]!, events[i]!)).toBeLessThan(0)
+      const insideTie = pages.findIndex((page, k) => k + 1 < pages.length && pages[k + 1]!.events[0]!.timestamp === page.cursor.timestamp)
+      expect(insideTie).toBeGreaterThanOrEqual(0)
+      const rest = yield* read(source, pages[insideTie]!.cursor, 7)
+      expect(idsOf(rest)).toEqual(idsOf(pages.slice(insideTie + 1)))
+    }))
+
+  it.effect("starts when it is made, not when it is first read", () =>
+    Effect.gen(function* () {
+      const clock = manualClock(startMs)
+      const source = makeGenerateSource({ seed: 43, rate: 4, now: clock.now })
+      clock.set(startMs + 60_000)
+      const pages = yield* read(source, undefined, 1000)
+      const events = pages.flatMap((page) => page.events)
+      expect(events[0]!.timestamp).toBe(start)
+      // 4 a second over 60 s, both ends included.
+      expect(events).toHaveLength(241)
+    }))
+
+  it.effect("says it generates at a rate", () =>
+    Effect.gen(function* () {
+      const facts = yield* makeGenerateSource({ seed: 44, rate: 250, start, users: 500, flags: 20 }).check!
+      expect(facts[0]).toMatch(/250 a second/)
+      expect(facts[0]).toMatch(/500 users and 20 flags/)
+      expect(facts[0]).not.toMatch(/per timestamp/)
+    }))
+
+  it("refuses a count-less source without a rate, and a bad rate, when made", () => {
+    expect(() => makeGenerateSource({})).toThrow(RangeError)
+    expect(() => makeGenerateSource({ rate: 0 })).toThrow(RangeError)
+  })
 })

@@ -1,9 +1,25 @@
 import { Cursor, type FeatBitRow, Timestamp } from "@featbit-export/core"
 import { describe, expect, it } from "vitest"
-import { defaultEnvIds, eventNames, flags, generateRows, users } from "../src/index.js"
+import {
+  MAX_FLAGS,
+  MAX_RATE,
+  MAX_USERS,
+  MIN_RATE,
+  defaultEnvIds,
+  eventNames,
+  flagPool,
+  generateRows,
+  handWrittenUsers
+} from "../src/index.js"
 
 const take = (options: Parameters<typeof generateRows>[0]): Array<FeatBitRow> => [...generateRows(options)]
 const propertiesOf = (row: FeatBitRow): Record<string, unknown> => JSON.parse(row.properties as string) as Record<string, unknown>
+const userOf = (row: FeatBitRow): { keyId: string; name: string } => {
+  const p = propertiesOf(row)
+  return row.event === "FlagValue"
+    ? { keyId: p["userKeyId"] as string, name: p["userName"] as string }
+    : (p["user"] as { keyId: string; name: string })
+}
 
 // FeatBit's serialization order (featbit-data.md section 2, Insight.cs).
 const flagValueKeys = [
@@ -110,6 +126,7 @@ describe("generateRows", () => {
 
   it("writes FlagValue rows exactly as FeatBit does", () => {
     const rows = take({ count: 3000, seed: 10 }).filter((row) => row.event === "FlagValue")
+    const flags = flagPool()
     const flagKeys = new Set(flags.map((flag) => flag.key))
     const sends = new Set<unknown>()
     for (const row of rows) {
@@ -169,18 +186,16 @@ describe("generateRows", () => {
     expect(fractional).toBeGreaterThan(0)
   })
 
-  it("draws users from the pool, including names that need escaping", () => {
-    const rows = take({ count: 5000, seed: 12 })
-    const names = new Set(
-      rows.map((row) => {
-        const p = propertiesOf(row)
-        return row.event === "FlagValue" ? (p["userName"] as string) : (p["user"] as { name: string }).name
-      })
-    )
-    expect(users.length).toBeGreaterThanOrEqual(24)
-    for (const name of names) expect(users.map((user) => user.name)).toContain(name)
+  it("draws only hand-written users with a pool of their size, including names that need escaping", () => {
+    const rows = take({ count: 5000, seed: 12, users: handWrittenUsers.length })
+    const names = new Set(rows.map((row) => userOf(row).name))
+    expect(handWrittenUsers.length).toBeGreaterThanOrEqual(24)
+    for (const name of names) expect(handWrittenUsers.map((user) => user.name)).toContain(name)
     expect([...names].some((name) => name.includes("'"))).toBe(true)
     expect([...names].some((name) => name.includes('"'))).toBe(true)
+    expect([...names].some((name) => name.includes("\\"))).toBe(true)
+    expect([...names].some((name) => name.includes("\t"))).toBe(true)
+    expect(names.has("")).toBe(true)
     expect([...names].some((name) => /[^\x00-\x7f]/.test(name))).toBe(true)
   })
 
@@ -210,5 +225,11 @@ describe("generateRows", () => {
     expect(() => generateRows({ count: 10, envIds: [] })).toThrow(RangeError)
     expect(() => generateRows({ count: 10, seed: 0.5 })).toThrow(RangeError)
     expect(() => generateRows({ count: 10, start: "2024-02-30T00:00:00.000000Z" as Timestamp.Timestamp })).toThrow(RangeError)
+    expect(() => generateRows({})).toThrow(/count is required unless rate is set/)
+    for (const users of [0, 1.5, MAX_USERS + 1]) expect(() => generateRows({ count: 10, users }), `users ${users}`).toThrow(RangeError)
+    for (const flags of [0, 2.5, MAX_FLAGS + 1]) expect(() => generateRows({ count: 10, flags }), `flags ${flags}`).toThrow(RangeError)
+    for (const rate of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, MIN_RATE / 2, MAX_RATE * 2]) {
+      expect(() => generateRows({ count: 10, rate }), `rate ${rate}`).toThrow(RangeError)
+    }
   })
 })

@@ -6,7 +6,15 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { describe, expect } from "vitest"
-import { GenerateSource, defaultEnvIds, generateRows } from "../src/index.js"
+import {
+  DEFAULT_FLAGS,
+  DEFAULT_USERS,
+  GenerateSource,
+  MAX_FLAGS,
+  MAX_USERS,
+  defaultEnvIds,
+  generateRows
+} from "../src/index.js"
 
 const decode = Schema.decodeUnknownEither(GenerateSource.config)
 
@@ -19,8 +27,53 @@ describe("GenerateSource plugin", () => {
 
   it("decodes an empty config to the defaults", () => {
     const config = Either.getOrThrow(decode({}))
-    expect(config).toEqual({ count: 1000, seed: 1, maxTie: 4, tieBurst: 0, malformedEvery: 0 })
+    expect(config).toEqual({ seed: 1, users: DEFAULT_USERS, flags: DEFAULT_FLAGS, maxTie: 4, tieBurst: 0, malformedEvery: 0 })
   })
+
+  it.effect("makes a source of 1000 events when neither count nor rate is given", () =>
+    Effect.gen(function* () {
+      const source = yield* GenerateSource.make(Either.getOrThrow(decode({})), { pipeline: "demo", baseDir: "." })
+      const pages = Chunk.toArray(yield* Stream.runCollect(source.read(undefined, { pageSize: 300 })))
+      expect(pages.map((page) => page.events.length + page.rejected.length)).toEqual([300, 300, 300, 100])
+    }).pipe(Effect.scoped))
+
+  it("reads a rate as events per second: a number, or N/s, N/m, N/h", () => {
+    for (const [rate, perSecond] of [
+      [200, 200],
+      [0.5, 0.5],
+      ["200/s", 200],
+      [" 1.5 / s ", 1.5],
+      ["30/m", 0.5],
+      ["7200/h", 2],
+      ["1/h", 1 / 3600]
+    ] as const) {
+      expect(Either.getOrThrow(decode({ rate })).rate, String(rate)).toBe(perSecond)
+    }
+  })
+
+  it("rejects anything else as a rate, saying what a rate looks like", () => {
+    for (const rate of ["200", "200/d", "fast", "200 per second", "-5/s", "/s", ""]) {
+      const result = decode({ rate })
+      expect(Either.isLeft(result), rate).toBe(true)
+      if (Either.isLeft(result)) expect(result.left.message, rate).toMatch(/Expected a rate such as 200\/s/)
+    }
+    for (const rate of [0, -1, "0/s", 2_000_000, "2000000/s", "1/d"]) expect(Either.isLeft(decode({ rate })), String(rate)).toBe(true)
+  })
+
+  it.effect("with a rate and no count, makes an endless source that returns the events due by now", () =>
+    Effect.gen(function* () {
+      const started = Date.now() - 2_000
+      const config = Either.getOrThrow(decode({ rate: "100/s", seed: 4, start: new Date(started).toISOString() }))
+      expect(config.count).toBeUndefined()
+      const source = yield* GenerateSource.make(config, { pipeline: "live", baseDir: "." })
+      const pages = Chunk.toArray(yield* Stream.runCollect(source.read(undefined, { pageSize: 500 })))
+      const readBy = Date.now()
+      const events = pages.flatMap((page) => page.events)
+      // Rows every 10 ms from `started`: at least those of the first two seconds, none after the read.
+      expect(events.length).toBeGreaterThanOrEqual(201)
+      expect(events.length).toBeLessThanOrEqual(Math.floor((readBy - started) / 10) + 1)
+      for (const event of events) expect(Date.parse(event.timestamp.slice(0, 23) + "Z")).toBeLessThanOrEqual(readBy)
+    }).pipe(Effect.scoped))
 
   it("rejects a negative or fractional count, and other invalid values", () => {
     for (const bad of [
@@ -31,6 +84,11 @@ describe("GenerateSource plugin", () => {
       { maxTie: 0 },
       { maxTie: 2_000_000 },
       { tieBurst: -1 },
+      { users: 0 },
+      { users: 1.5 },
+      { users: MAX_USERS + 1 },
+      { flags: 0 },
+      { flags: MAX_FLAGS + 1 },
       { malformedEvery: -3 },
       { pageSize: 0 },
       { envIds: [] },
@@ -53,7 +111,7 @@ describe("GenerateSource plugin", () => {
   it("describes every config key in the generated JSON Schema", () => {
     const schema = JSON.stringify(PipelineFile.jsonSchema({ sources: [GenerateSource], sinks: [] }))
     const fields = Object.keys(GenerateSource.config.fields)
-    expect(fields.sort()).toEqual(["count", "envIds", "malformedEvery", "maxTie", "pageSize", "seed", "start", "tieBurst"])
+    expect(fields.sort()).toEqual(["count", "envIds", "flags", "malformedEvery", "maxTie", "pageSize", "rate", "seed", "start", "tieBurst", "users"])
     const parsed = JSON.parse(schema) as unknown
     // Find the object schema that lists the plugin's keys.
     const found: Array<Record<string, { description?: string }>> = []

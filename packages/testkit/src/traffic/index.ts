@@ -1,0 +1,3 @@
+export * from "./TrafficWriter.js"
+export * from "./trafficBatch.js"
+export * from "./mongoTrafficStore.js"
