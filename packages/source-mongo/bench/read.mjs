@@ -8,7 +8,7 @@
 //       keyset filter, sort {timestamp: 1, _id: 1}, limit = batchSize = page size);
 //   (b) a bare driver cursor over the same documents: find({}) with the same sort and batch size, touching
 //       each document's _id;
-//   (c) the source's own queries (pageFilter, one find per page) replayed by the bare driver, touching each
+//   (c) the source's own queries (rangeFilter, one find per page) replayed by the bare driver, touching each
 //       document's _id: what the source costs beyond its queries.
 // It prints the medians and the ratios a/b and a/c. The server is a test double, not mongod: the absolute figures say
 // little about a real MongoDB; the ratio says what the source adds to the driver.
@@ -19,7 +19,7 @@ import { MongoClient } from "mongodb"
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { MongoSource, pageFilter } from "../dist/index.js"
+import { MongoSource, rangeFilter } from "../dist/index.js"
 
 const count = Number(process.argv[2] ?? 100_000)
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -70,14 +70,16 @@ const replay = async (pageSize) => {
   try {
     const collection = client.db("featbit").collection("Events")
     await client.db("featbit").command({ ping: 1 })
-    const settings = { envIds: undefined, events: undefined, startAt: undefined, endAt: undefined }
+    const settings = { envIds: undefined, events: undefined }
     const started = performance.now()
-    const newest = await collection.findOne({ timestamp: { $gte: new Date(-8.64e15) } }, { sort: { timestamp: -1 }, projection: { timestamp: 1 } })
+    // The source's first query of a pass: the server's clock, which bounds the range.
+    const { localTime } = await client.db("admin").command({ hello: 1 })
+    const before = new Date(localTime.getTime() + 1).toISOString().slice(0, 23) + "000Z"
     let after
     let n = 0
     let touched = 0
     for (;;) {
-      const docs = await collection.find(pageFilter(settings, after, newest.timestamp.getTime()), { sort: { timestamp: 1, _id: 1 }, limit: pageSize, batchSize: pageSize }).toArray()
+      const docs = await collection.find(rangeFilter(settings, { after, before }), { sort: { timestamp: 1, _id: 1 }, limit: pageSize, batchSize: pageSize }).toArray()
       for (const doc of docs) touched += doc._id.length
       n += docs.length
       const last = docs[docs.length - 1]

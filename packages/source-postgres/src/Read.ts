@@ -109,17 +109,20 @@ export const pageSql = (settings: ReadSettings, request: RangeRequest, limit: nu
 }
 
 /**
- * Rows per time bucket (`floor(ms / width)`): an index range scan on the timestamp that reads no row
- * (an index-only scan with the advised index, as long as `events` is not filtered).
+ * Rows per time bucket (`floor(ms / width)`): one small count per bucket, each an index range scan on the
+ * timestamp that reads no row (an index-only scan with the advised index, as long as `events` is not
+ * filtered). Measured on a million rows, that is faster than one GROUP BY: computing a bucket per row
+ * (`extract(epoch ...)` is numeric) cost five times as much as counting the row.
  */
-export const countSql = (settings: ReadSettings, request: CountRequest): Built => {
-  const params: Array<unknown> = []
+export const countSql = (settings: ReadSettings, request: CountRequest, buckets: { readonly first: Timestamp.Timestamp; readonly last: Timestamp.Timestamp }): Built => {
+  const params: Array<unknown> = [toPgTime(buckets.first), toPgTime(buckets.last), request.width]
+  const step = `$3::bigint * interval '1 millisecond'`
   const where = conditions(settings, request, params)
-  params.push(request.width)
   return {
     sql:
-      `SELECT floor(extract(epoch FROM "timestamp") * 1000 / $${params.length}::numeric)::bigint::text AS bucket, count(*)::int AS rows ` +
-      `FROM ${settings.table} WHERE ${where} GROUP BY 1`,
+      `SELECT to_char(s, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS start, ` +
+      `(SELECT count(*)::int FROM ${settings.table} WHERE "timestamp" >= s AND "timestamp" < s + ${step} AND ${where}) AS rows ` +
+      `FROM generate_series($1::timestamp, $2::timestamp, ${step}) AS s`,
     params
   }
 }
@@ -225,6 +228,14 @@ const readRange = (query: Query, settings: ReadSettings, request: RangeRequest, 
     })
   })
 
+/** The first and last bucket starts a count covers; undefined when it covers nothing. */
+const bucketBounds = (request: CountRequest): { readonly first: Timestamp.Timestamp; readonly last: Timestamp.Timestamp } | undefined => {
+  const end = request.through?.timestamp ?? (request.before === undefined ? undefined : Timestamp.fromMicros(Timestamp.toMicros(request.before) - 1n))
+  if (request.from === undefined || end === undefined || end < request.from) return undefined
+  const startOf = (timestamp: Timestamp.Timestamp) => Timestamp.fromMillis(Math.floor(Date.parse(timestamp.slice(0, 23) + "Z") / request.width) * request.width)
+  return { first: startOf(request.from), last: startOf(end) }
+}
+
 /**
  * FeatBit's PostgreSQL events table as core's pass needs it: the clock (`now()` in UTC) with the snapshot's
  * xmin as the mark, keyset pages of a range, per-bucket counts, and reads narrowed to rows whose inserting
@@ -241,9 +252,13 @@ export const makeReader = (query: Query, settings: ReadSettings): StoreReader =>
   ),
   read: (request, pageSize) => readRange(query, settings, request, pageSize),
   count: (request) => {
-    const built = countSql(settings, request)
-    return query<{ bucket: string; rows: number }>(built.sql, built.params, `counting the rows of ${settings.table} behind the cursor`).pipe(
-      Effect.map((rows) => rows.map((row) => ({ bucket: Number(row.bucket), rows: Number(row.rows) })))
+    const buckets = bucketBounds(request)
+    if (buckets === undefined) return Effect.succeed([])
+    const built = countSql(settings, request, buckets)
+    return query<{ start: string; rows: number }>(built.sql, built.params, `counting the rows of ${settings.table} behind the cursor`).pipe(
+      Effect.map((rows) =>
+        rows.filter((row) => row.rows > 0).map((row) => ({ bucket: Math.floor(Date.parse(row.start.slice(0, 23) + "Z") / request.width), rows: Number(row.rows) }))
+      )
     )
   },
   narrows: true

@@ -13,3 +13,14 @@ export * from "./SegmentReceiver.js"
 /** A MongoDB wire-protocol server for tests, and FeatBit's Events documents. */
 export * from "./mongo/index.js"
 export * from "./eventhub/index.js"
+/** A writer that inserts FeatBit-shaped rows into a real store at a rate, with late rows, as FeatBit's servers do. */
+export * from "./traffic/index.js"
+/** Runs a pipeline in follow mode until a condition holds, then stops it gracefully. */
+export * from "./runFollowing.js"
+/** Collects what a pipeline logs. */
+export * from "./captureLogs.js"
+/** A store in memory behind core's StoreReader, with a clock the test sets. */
+export * from "./MemoryStore.js"
+/** The conformance suite on live and quiet data for database sources. */
+export * from "./liveConformance.js"
+// What a source's late-row check costs, for benchmarks: `@featbit-export/testkit/measure` (no vitest needed).

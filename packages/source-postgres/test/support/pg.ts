@@ -65,6 +65,11 @@ export const createEventsTable = async (db: TestDatabase, schema: string, table 
   return quoted
 }
 
+/** The index `check` advises for keyset reads (and the late-row counts). */
+export const indexForKeyset = async (db: TestDatabase, quoted: string): Promise<void> => {
+  await db.pool.query(`CREATE INDEX ON ${quoted} ("timestamp", id)`)
+}
+
 /**
  * Inserts core FeatBitRows: properties given as JSON text go in as jsonb; text that is not JSON (a truncated
  * write) cannot be jsonb, so it is stored as a jsonb string holding that text (still not an object).
