@@ -147,7 +147,8 @@ export const run = (
         progress.deadLettered += letters.length
         progress.late += late
         progress.missed += missed
-        progress.batches += 1
+        // A page of the source's own bookkeeping (no rows) is committed, but it is no batch.
+        if (page.events.length + page.rejected.length > 0) progress.batches += 1
         progress.lastRetry = undefined
       })
 

@@ -152,8 +152,10 @@ const lookBehind = (
         const { grown, shrunk } = book.compare(counted)
         if (grown.length > 0) {
           stages.push(readAgain(reader, settings, book, grown, cursor, previousMark, mark, pageSize))
-        } else if (shrunk) {
-          // Rows were deleted behind the cursor (FeatBit's retention tool): keep the smaller counts.
+        } else if (shrunk || mark !== previousMark) {
+          // Nothing grew: the counts hold as of this pass's mark. Committing it keeps the next narrowed read to
+          // what comes in from now on (and a bucket that shrank, rows deleted by FeatBit's retention tool,
+          // keeps its smaller count).
           stages.push(Stream.succeed(statePage(cursor, book.snapshot(mark))))
         }
       }
@@ -163,10 +165,12 @@ const lookBehind = (
   )
 
 /**
- * Reads again the buckets that grew. Where the store narrows reads to rows taken in since a mark, one range
- * from the first grown bucket to the cursor does it; a bucket whose narrowed rows fall short of its growth
- * (a clock or a mark that misled) is then read whole. Elsewhere each run of grown buckets is read whole,
- * and the rows delivered before are sent again, with their ids.
+ * Reads again the buckets that grew. Where the store narrows reads to rows taken in since a mark, only those
+ * come back: a columnar store in one range from the first grown bucket to the cursor, a row store in one range
+ * per run of neighbouring grown buckets (a narrowed read still looks at every row of its range). A bucket
+ * whose narrowed rows fall short of its growth (a clock or a mark that misled) is then read whole. Where the
+ * store cannot narrow, grown buckets are read whole, and the rows delivered before are sent again, with
+ * their ids.
  */
 const readAgain = (
   reader: StoreReader,
@@ -181,12 +185,13 @@ const readAgain = (
   const through = positionOf(cursor)
   const end = justAfter(cursor.timestamp)
   const unchanged = book.snapshot(previousMark)
-  const narrowed = reader.narrows && previousMark !== undefined
-  const wholeRanges = (buckets: ReadonlyArray<Growth>): Array<RangeRequest> =>
+  const narrowed = reader.narrows !== false && previousMark !== undefined
+  const ranges = (buckets: ReadonlyArray<Growth>, since: string | undefined): Array<RangeRequest> =>
     runsOf(buckets).map((run) => ({
       from: later(book.bucketStart(run.first), settings.startAt),
       before: earlier(book.bucketStart(run.last + 1), end),
-      through
+      through,
+      ...(since === undefined ? {} : { since })
     }))
   const tallyOf = (requests: ReadonlyArray<RangeRequest>, tally: Map<number, number>) =>
     Stream.fromIterable(requests).pipe(
@@ -202,9 +207,18 @@ const readAgain = (
 
   const first = new Map<number, number>()
   const whole = new Map<number, number>()
-  const firstRequests: Array<RangeRequest> = narrowed
-    ? [{ from: later(book.bucketStart(grown[0]!.bucket), settings.startAt), before: end, through, since: previousMark }]
-    : wholeRanges(grown)
+  const firstRequests: Array<RangeRequest> =
+    narrowed && reader.narrows === "span"
+      ? [
+          {
+            from: later(book.bucketStart(grown[0]!.bucket), settings.startAt),
+            before: end,
+            through,
+            since: previousMark,
+            buckets: { width: book.width, indexes: grown.map((g) => g.bucket) }
+          }
+        ]
+      : ranges(grown, narrowed ? previousMark : undefined)
   const short = (): Array<Growth> => (narrowed ? grown.filter((g) => (first.get(g.bucket) ?? 0) < g.counted - g.delivered) : [])
 
   const settle = Effect.gen(function* () {
@@ -230,7 +244,7 @@ const readAgain = (
   })
 
   return tallyOf(firstRequests, first).pipe(
-    Stream.concat(Stream.suspend(() => tallyOf(wholeRanges(short()), whole))),
+    Stream.concat(Stream.suspend(() => tallyOf(ranges(short(), undefined), whole))),
     Stream.concat(Stream.fromEffect(settle))
   )
 }

@@ -28,6 +28,11 @@ export interface RangeRequest {
    * tell (`StoreReader.narrows`); a store that cannot returns the whole range.
    */
   readonly since?: string | undefined
+  /**
+   * Only rows in these time buckets (`floor(ms / width)`): a `"span"` store's read again of scattered grown
+   * buckets in one range. Other stores never receive it.
+   */
+  readonly buckets?: { readonly width: number; readonly indexes: ReadonlyArray<number> } | undefined
 }
 
 /** One page of a range: its events, its undecodable rows, the last row's cursor, and every row's timestamp. */
@@ -57,6 +62,11 @@ export interface StoreReader {
   readonly read: (request: RangeRequest, pageSize: number) => Stream.Stream<RangePage, SourceError>
   /** Counts rows per bucket; served by an index on the timestamp, never a scan of the table. */
   readonly count: (request: CountRequest) => Effect.Effect<ReadonlyArray<BucketCount>, SourceError>
-  /** Whether `RangeRequest.since` narrows a read to the rows taken in since a mark. */
-  readonly narrows: boolean
+  /**
+   * Whether `RangeRequest.since` narrows a read to the rows taken in since a mark, and how reading again is
+   * best split: `"span"` where a range costs about the rows it returns (a columnar store: one range from the
+   * first grown bucket to the cursor), `"runs"` where it costs the rows it looks at (a row store: one range
+   * per run of neighbouring grown buckets), `false` where it cannot narrow (grown buckets are read whole).
+   */
+  readonly narrows: false | "span" | "runs"
 }

@@ -4,7 +4,7 @@ import type { Transport } from "./Client.js"
 import { type ErrorContext, IncompleteResponse, classify, serverException } from "./Errors.js"
 
 /** Query parameters, bound by the server (`param_<name>` on the URL): never spliced into SQL text. */
-export type QueryParams = Readonly<Record<string, string | number | ReadonlyArray<string>>>
+export type QueryParams = Readonly<Record<string, string | number | ReadonlyArray<string> | ReadonlyArray<number>>>
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 

@@ -50,12 +50,14 @@ interface RangeShape {
   readonly after?: boolean
   readonly through?: boolean
   readonly since?: boolean
+  readonly buckets?: boolean
 }
 
 const conditionsSql = (settings: ReadSettings, shape: RangeShape): string =>
   (shape.after === true ? ` AND (${COL} > {cts:DateTime64(6, 'UTC')} OR toString(uuid) > {cid:String})` : "") +
   (shape.through === true ? ` AND (${COL} < {tts:DateTime64(6, 'UTC')} OR toString(uuid) <= {tid:String})` : "") +
   (shape.since === true ? " AND _timestamp >= {since:DateTime('UTC')}" : "") +
+  (shape.buckets === true ? " AND intDiv(toUnixTimestamp64Milli(timestamp), {bwidth:UInt64}) IN {bidx:Array(Int64)}" : "") +
   (settings.envIds === undefined ? "" : " AND env_id IN {envs:Array(String)}") +
   (settings.events === undefined ? "" : " AND event IN {kinds:Array(String)}")
 
@@ -179,19 +181,30 @@ const sinceParam = (since: string): string | undefined => {
 }
 
 /** The range's bounds, conditions and parameters, shared by its bounds, page and count queries. */
-const rangeOf = (settings: ReadSettings, request: { readonly after?: Position | undefined; readonly from?: Timestamp.Timestamp | undefined; readonly before?: Timestamp.Timestamp | undefined; readonly through?: Position | undefined; readonly since?: string | undefined }) => {
+const rangeOf = (
+  settings: ReadSettings,
+  request: {
+    readonly after?: Position | undefined
+    readonly from?: Timestamp.Timestamp | undefined
+    readonly before?: Timestamp.Timestamp | undefined
+    readonly through?: Position | undefined
+    readonly since?: string | undefined
+    readonly buckets?: RangeRequest["buckets"]
+  }
+) => {
   const since = request.since === undefined ? undefined : sinceParam(request.since)
   const lo = request.after?.timestamp ?? request.from ?? Timestamp.fromMicros(0n)
   const throughEnd = request.through === undefined ? undefined : Timestamp.toMicros(request.through.timestamp) + 1n
   const before = request.before === undefined ? undefined : Timestamp.toMicros(request.before)
   // The far end of time ClickHouse's DateTime64 holds, when nothing bounds the range.
   const hi = min(before ?? 10_413_791_999_000_000n, throughEnd ?? 10_413_791_999_000_000n)
-  const shape: RangeShape = { after: request.after !== undefined, through: request.through !== undefined, since: since !== undefined }
+  const shape: RangeShape = { after: request.after !== undefined, through: request.through !== undefined, since: since !== undefined, buckets: request.buckets !== undefined }
   const params: QueryParams = {
     ...baseParams(settings),
     ...(request.after === undefined ? {} : { cts: toClickHouseTime(request.after.timestamp), cid: request.after.id }),
     ...(request.through === undefined ? {} : { tts: toClickHouseTime(request.through.timestamp), tid: request.through.id }),
-    ...(since === undefined ? {} : { since })
+    ...(since === undefined ? {} : { since }),
+    ...(request.buckets === undefined ? {} : { bwidth: request.buckets.width, bidx: request.buckets.indexes })
   }
   return { lo: Timestamp.toMicros(lo), hi, shape, params }
 }
@@ -353,5 +366,5 @@ export const makeReader = (session: Session, settings: ReadSettings): StoreReade
       )
       .pipe(Effect.map((rows) => rows.map((row) => ({ bucket: Number(row[0]), rows: Number(row[1]) }))))
   },
-  narrows: true
+  narrows: "span"
 })

@@ -2,7 +2,7 @@
 // evaluation) does not share the reader's thread. Prints {"url": ...} once the documents are in; exits when
 // its standard input closes.
 import { generateRows } from "@featbit-export/source-generate"
-import { startMongoWireServer, toMongoEventDocument } from "../../testkit/dist/mongo/index.js"
+import { startMongoWireServer, toMongoEventDocument } from "@featbit-export/testkit/mongo"
 
 const count = Number(process.argv[2] ?? 100_000)
 const server = await startMongoWireServer()

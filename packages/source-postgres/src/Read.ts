@@ -261,5 +261,5 @@ export const makeReader = (query: Query, settings: ReadSettings): StoreReader =>
       )
     )
   },
-  narrows: true
+  narrows: "runs"
 })

@@ -41,7 +41,7 @@ interface Stored {
 
 const millis = (timestamp: Timestamp.Timestamp) => Date.parse(timestamp.slice(0, 23) + "Z")
 
-export const makeMemoryStore = (options: { readonly narrows?: boolean; readonly clock?: number } = {}): MemoryStore => {
+export const makeMemoryStore = (options: { readonly narrows?: StoreReader["narrows"]; readonly clock?: number } = {}): MemoryStore => {
   let rows: Array<Stored> = []
   let seq = 0
   let clock = options.clock ?? Date.now()
@@ -60,8 +60,15 @@ export const makeMemoryStore = (options: { readonly narrows?: boolean; readonly 
     read: (request, pageSize) =>
       Stream.suspend(() => {
         requests.push({ kind: "read", request })
-        const since = options.narrows === true && request.since !== undefined ? Number(request.since) : undefined
-        const selected = sorted().filter((stored) => inRange(stored.row, request) && (since === undefined || stored.seq > since))
+        const since = options.narrows !== undefined && options.narrows !== false && request.since !== undefined ? Number(request.since) : undefined
+        const buckets = request.buckets === undefined ? undefined : new Set(request.buckets.indexes)
+        const width = request.buckets?.width ?? 1
+        const selected = sorted().filter(
+          (stored) =>
+            inRange(stored.row, request) &&
+            (since === undefined || stored.seq > since) &&
+            (buckets === undefined || buckets.has(Math.floor(millis(stored.row.timestamp) / width)))
+        )
         const pages: Array<RangePage> = []
         for (let start = 0; start < selected.length; start += pageSize) {
           const slice = selected.slice(start, start + pageSize).map((stored) => stored.row)
@@ -83,7 +90,7 @@ export const makeMemoryStore = (options: { readonly narrows?: boolean; readonly 
         }
         return [...counts].map(([bucket, count]): LateRows.BucketCount => ({ bucket, rows: count }))
       }),
-    narrows: options.narrows === true,
+    narrows: options.narrows ?? false,
     insert: (more) => {
       seq += 1
       rows = [...rows, ...more.map((row) => ({ row, seq }))]

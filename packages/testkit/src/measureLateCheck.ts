@@ -6,7 +6,7 @@ import * as Stream from "effect/Stream"
 
 /** A store with a source on it, for measuring what looking for late rows costs. */
 export interface LateCheckSubject {
-  /** Inserts rows as FeatBit does. */
+  /** Inserts rows as FeatBit does (`ingestedAt`: when FeatBit took each one in, for a store that keeps it). */
   readonly insert: (rows: ReadonlyArray<FeatBitRow>) => Promise<void>
   /** The store's clock, ms since the epoch. */
   readonly now: () => Promise<number>
@@ -76,7 +76,9 @@ export const measureLateCheck = (subject: LateCheckSubject, options: { readonly 
     let chunk: Array<FeatBitRow> = []
     let i = 0
     for (const row of generateRows({ count: options.rows, seed: 71 })) {
-      chunk.push({ ...row, timestamp: stamp(i++) })
+      // The history came in as it happened: two seconds after each event.
+      const timestamp = stamp(i++)
+      chunk.push({ ...row, timestamp, ingestedAt: Timestamp.fromMillis(Date.parse(timestamp.slice(0, 23) + "Z") + 2_000) })
       if (chunk.length === 20_000) {
         const full = chunk
         yield* Effect.promise(() => subject.insert(full))
@@ -96,7 +98,13 @@ export const measureLateCheck = (subject: LateCheckSubject, options: { readonly 
       const quiet = yield* pass(source, at.cursor, at.state, pageSize)
       quietPassMs.push(quiet.ms)
       at = { cursor: quiet.cursor, state: quiet.state }
-      const late = [...generateRows({ count: lateRows, seed: 72 + round })].map((row, i) => ({ ...row, timestamp: stamp(Math.floor(((i + 0.5) * options.rows) / lateRows)) }))
+      const arrived = Timestamp.fromMillis(yield* Effect.promise(() => subject.now()))
+      const late = [...generateRows({ count: lateRows, seed: 72 + round })].map((row, i) => ({
+        ...row,
+        // A different spot of each bucket per round... and different buckets: rounds do not land on each other.
+        timestamp: stamp(Math.floor(((i + (round + 1) / (rounds + 1)) * options.rows) / lateRows)),
+        ingestedAt: arrived
+      }))
       yield* Effect.promise(() => subject.insert(late))
       const found = yield* pass(source, at.cursor, at.state, pageSize)
       latePassMs.push(found.ms)

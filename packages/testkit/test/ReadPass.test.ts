@@ -45,7 +45,7 @@ describe("a pass over a store", () => {
   })
 
   it("exports rows that land behind the cursor with their own ids, counted as late, and only them where the store narrows", async () => {
-    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: true })
+    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: "runs" })
     const rows = rowsAt(2_000, (i) => i * 1000)
     store.insert(rows)
     const stores = makeTestStores()
@@ -62,7 +62,7 @@ describe("a pass over a store", () => {
   })
 
   it("reads a grown bucket whole where the store cannot narrow, or where narrowing finds fewer rows than the count says", async () => {
-    for (const narrows of [false, true]) {
+    for (const narrows of [false, "runs", "span"] as const) {
       const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows })
       const rows = rowsAt(600, (i) => i * 1000)
       store.insert(rows)
@@ -83,7 +83,7 @@ describe("a pass over a store", () => {
   })
 
   it("reports rows that land further behind than lateWindow, once, and does not export them", async () => {
-    const store = makeMemoryStore({ clock: T0 + 3 * 3_600_000, narrows: true })
+    const store = makeMemoryStore({ clock: T0 + 3 * 3_600_000, narrows: "runs" })
     const rows = rowsAt(3 * 360, (i) => i * 10_000) // three hours, a row each 10 s
     store.insert(rows)
     const stores = makeTestStores()
@@ -110,7 +110,7 @@ describe("a pass over a store", () => {
   })
 
   it("keeps counting correctly after rows behind the cursor were deleted", async () => {
-    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: true })
+    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: "runs" })
     const rows = rowsAt(300, (i) => i * 1000)
     store.insert(rows)
     const stores = makeTestStores()
@@ -128,7 +128,7 @@ describe("a pass over a store", () => {
   })
 
   it("starts tracking from a cursor without counts (a checkpoint of an older version) by taking what is there as delivered", async () => {
-    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: true })
+    const store = makeMemoryStore({ clock: T0 + 3_600_000, narrows: "runs" })
     const rows = rowsAt(300, (i) => i * 1000)
     store.insert(rows)
     const stores = makeTestStores()
