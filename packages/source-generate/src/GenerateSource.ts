@@ -60,6 +60,8 @@ export const makeGenerateSource = (config: GenerateSourceConfig): Source => {
         if (problem !== undefined) return Stream.fail(SourceError.fatal("generate", problem))
         // In rate mode the rows due by now, read once per pass, so a pass ends like a read of a live store.
         const through = options.rate === undefined ? Number.POSITIVE_INFINITY : Math.floor(now())
+        // The generator is its own store: its clock is the runner's, and a pass reads up to it.
+        if (through !== Number.POSITIVE_INFINITY) readOptions.onPass?.({ storeTime: Timestamp.fromMillis(through), horizon: Timestamp.fromMillis(through) })
         // One page per chunk: a page is already a batch, and larger chunks would build pages ahead of demand.
         return Stream.fromIteratorSucceed(pagesOf(generateRowsAfter(options, from, through), pageSize), 1)
       }),

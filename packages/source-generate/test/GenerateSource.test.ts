@@ -1,5 +1,5 @@
 import { it } from "@effect/vitest"
-import { Cursor, type FeatBitRow, ExportEvent, type SourcePage, Timestamp } from "@featbit-export/core"
+import { Cursor, type FeatBitRow, ExportEvent, type PassInfo, type SourcePage, Timestamp } from "@featbit-export/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -195,6 +195,20 @@ describe("makeGenerateSource with a rate", () => {
       for (const row of second.flatMap((page) => page.events)) {
         expect(Timestamp.toMicros(row.timestamp) <= BigInt(startMs + 5_000) * 1000n).toBe(true)
       }
+    }))
+
+  it.effect("tells the engine each pass's clock and horizon: its own clock, as it is its own store", () =>
+    Effect.gen(function* () {
+      const clock = manualClock(startMs + 2_500)
+      const source = makeGenerateSource({ seed: 43, rate: 10, start, now: clock.now })
+      const passes: Array<PassInfo> = []
+      yield* source.read(undefined, { pageSize: 100, onPass: (info) => void passes.push(info) }).pipe(Stream.runDrain)
+      clock.set(startMs + 7_000)
+      yield* source.read(undefined, { pageSize: 100, onPass: (info) => void passes.push(info) }).pipe(Stream.runDrain)
+      expect(passes).toEqual([
+        { storeTime: Timestamp.fromMillis(startMs + 2_500), horizon: Timestamp.fromMillis(startMs + 2_500) },
+        { storeTime: Timestamp.fromMillis(startMs + 7_000), horizon: Timestamp.fromMillis(startMs + 7_000) }
+      ])
     }))
 
   it.effect("never delivers more than count in all", () =>
