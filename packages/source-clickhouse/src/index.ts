@@ -82,7 +82,7 @@ export type ClickHouseSourceConfig = typeof ClickHouseSourceConfig.Type
 export const ClickHouseSource = defineSource({
   type: "clickhouse",
   description:
-    "FeatBit Pro's ClickHouse events table, over the HTTP interface or from an embedded ClickHouse (chDB): keyset pages on (timestamp, uuid), a lag for late rows, optional window",
+    "FeatBit Pro's ClickHouse events table, over the HTTP interface or from an embedded ClickHouse (chDB): keyset pages on (timestamp, uuid), a horizon on the server's clock, late rows found behind the cursor (by _timestamp), optional window",
   config: ClickHouseSourceConfig,
   configIssues: sourceFilterIssues,
   make: (config, context) =>

@@ -160,7 +160,7 @@ describe("startAt and endAt", () => {
     const where = await freshTable(rows)
     const stores = makeTestStores()
     const sink = makeRecordingSink()
-    // The default lag (30s) leaves the window alone: its end is far behind the newest row.
+    // The default lag (30s) leaves the window alone: its end is far behind the server's clock.
     const config = { startAt: "2024-03-01 00:00:20", endAt: "2024-03-01T00:01:00Z", lag: "30s" }
     await run(Effect.flatMap(openChdbSource(where, config), (source) => runOnce(source, sink, stores, { batchSize: 7 })))
     expect(sink.delivered.map((event) => event.id)).toEqual(ids(inWindow))

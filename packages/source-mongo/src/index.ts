@@ -56,7 +56,7 @@ export type MongoSourceConfig = typeof MongoSourceConfig.Type
 export const MongoSource = defineSource({
   type: "mongo",
   description:
-    "FeatBit Standard's MongoDB Events collection, read with the official mongodb driver: keyset pages on (timestamp, _id), a lag for late events, optional window; follow mode polls",
+    "FeatBit Standard's MongoDB Events collection, read with the official mongodb driver: keyset pages on (timestamp, _id), a horizon on the server's clock, late events found behind the cursor, optional window; follow mode polls",
   config: MongoSourceConfig,
   configIssues: sourceFilterIssues,
   make: (config) =>

@@ -80,7 +80,7 @@ export type PostgresSourceConfig = typeof PostgresSourceConfig.Type
 export const PostgresSource = defineSource({
   type: "postgres",
   description:
-    "FeatBit Standard's PostgreSQL events table: keyset pages on (timestamp, id), jsonb properties decoded, undecodable rows dead-lettered, a lag for late rows, optional window",
+    "FeatBit Standard's PostgreSQL events table: keyset pages on (timestamp, id), jsonb properties decoded, undecodable rows dead-lettered, a horizon on the server's clock, late rows found behind the cursor (by xmin), optional window",
   config: PostgresSourceConfig,
   configIssues: sourceFilterIssues,
   make: (config, context) =>
