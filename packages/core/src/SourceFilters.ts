@@ -2,6 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { EventKind } from "./Event.js"
 import type { PluginConfigIssue } from "./Plugin.js"
+import type { Selection } from "./Selection.js"
 import { DateTimeSetting, DurationSetting, PositiveInt } from "./Settings.js"
 import type { Timestamp } from "./Timestamp.js"
 
@@ -106,3 +107,16 @@ export const sourceFilterIssues = (config: Partial<SourceFilterConfig>): Readonl
   }
   return issues
 }
+
+/**
+ * What a database source's checkpoint remembers (`Source.selection`): the source, where it reads (`where`:
+ * table or collection, cursor column; not the host, which may move), and its filters and window.
+ */
+export const filterSelection = (source: string, where: Readonly<Record<string, string>>, filters: SourceFilterSettings): Selection => ({
+  source,
+  ...where,
+  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
+  events: filters.events === undefined ? null : [...filters.events].sort(),
+  startAt: filters.startAt ?? null,
+  endAt: filters.endAt ?? null
+})

@@ -2,10 +2,10 @@ import {
   DEFAULT_LAG,
   DurationSetting,
   MAX_BATCH_SIZE,
-  type Selection,
   SourceFilters,
   checkSourceFilters,
   defineSource,
+  filterSelection,
   readPass,
   resolveSourceFilters,
   sourceFilterIssues
@@ -120,18 +120,7 @@ export const ClickHouseSource = defineSource({
       return {
         read: (from, options) => readPass(reader, pass, from, options),
         check: checkSource(session, settings),
-        selection: selectionOf(settings, filters)
+        selection: filterSelection(PLUGIN, { table: `${settings.database}.${settings.table}`, cursorColumn: settings.cursorColumn }, filters)
       }
     })
-})
-
-/** What the checkpoint remembers: the table (not the server, which may move), the cursor column and the filters. */
-const selectionOf = (settings: ReadSettings, filters: ReturnType<typeof resolveSourceFilters>): Selection => ({
-  source: PLUGIN,
-  table: `${settings.database}.${settings.table}`,
-  cursorColumn: settings.cursorColumn,
-  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
-  events: filters.events === undefined ? null : [...filters.events].sort(),
-  startAt: filters.startAt ?? null,
-  endAt: filters.endAt ?? null
 })

@@ -1,10 +1,10 @@
 import {
   DEFAULT_LAG,
   MAX_BATCH_SIZE,
-  type Selection,
   SourceFilters,
   checkSourceFilters,
   defineSource,
+  filterSelection,
   readPass,
   resolveSourceFilters,
   sourceFilterIssues
@@ -82,17 +82,7 @@ export const MongoSource = defineSource({
       return {
         read: (from, options) => readPass(reader, filters, from, options),
         check: checkSource(session, settings),
-        selection: selectionOf(config.database, config.collection, filters)
+        selection: filterSelection(PLUGIN, { collection: `${config.database}.${config.collection}` }, filters)
       }
     })
-})
-
-/** What the checkpoint remembers: the collection (not the hosts, which may move) and the filters. */
-const selectionOf = (database: string, collection: string, filters: ReturnType<typeof resolveSourceFilters>): Selection => ({
-  source: PLUGIN,
-  collection: `${database}.${collection}`,
-  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
-  events: filters.events === undefined ? null : [...filters.events].sort(),
-  startAt: filters.startAt ?? null,
-  endAt: filters.endAt ?? null
 })

@@ -3,9 +3,8 @@
  * count, getMore, numeric types), the server clock, stop/start on a fixed port, and the command log.
  * (The testkit package cannot import `mongodb`, so these live with the source that uses the driver.)
  */
-import { type MongoWireServer, freePort, startMongoWireServer } from "@featbit-export/testkit"
+import { type MongoWireServer, connectionRefused, freePort, startMongoWireServer } from "@featbit-export/testkit"
 import { type Document, Double, Int32, MongoClient } from "mongodb"
-import * as net from "node:net"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { ENV_A, ENV_B, T0, flagDoc, metricDoc, uuid } from "./support/docs.js"
 
@@ -317,22 +316,13 @@ describe("the command log", () => {
 })
 
 describe("a fixed port, stop and start", () => {
-  const refused = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const socket = net.connect(port, "127.0.0.1")
-      socket.once("connect", () => {
-        socket.destroy()
-        resolve(false)
-      })
-      socket.once("error", () => resolve(true))
-    })
 
   it("listens on the port it is given, and a second server cannot take it", async () => {
     const port = await freePort()
     const fixed = await serverWith({ port })
     expect(fixed.port).toBe(port)
     expect(fixed.url).toContain(`127.0.0.1:${port}/`)
-    expect(await refused(port)).toBe(false)
+    expect(await connectionRefused(port)).toBe(false)
     await expect(startMongoWireServer({ port })).rejects.toThrow(/EADDRINUSE/)
     expect((await clientOf(`mongodb://127.0.0.1:${port}/?directConnection=true`).db("admin").command({ ping: 1 }))["ok"]).toBe(1)
   })
@@ -351,14 +341,14 @@ describe("a fixed port, stop and start", () => {
     await fixed.stop()
     expect(fixed.running()).toBe(false)
     expect(fixed.connections()).toBe(0)
-    expect(await refused(port)).toBe(true)
+    expect(await connectionRefused(port)).toBe(true)
     const impatient = clientOf(fixed.urlWith({ params: { serverSelectionTimeoutMS: "500" } }))
     await expect(impatient.db("featbit").collection("Events").countDocuments()).rejects.toThrow()
 
     await fixed.start()
     expect(fixed.running()).toBe(true)
     expect(fixed.port).toBe(port)
-    expect(await refused(port)).toBe(false)
+    expect(await connectionRefused(port)).toBe(false)
     expect(await coll.aggregate(bucketPipeline(toLongBucket)).toArray()).toEqual(expected)
     expect(await coll.countDocuments()).toBe(docs.length)
   })

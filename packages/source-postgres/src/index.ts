@@ -2,10 +2,10 @@ import {
   DEFAULT_LAG,
   DurationSetting,
   MAX_BATCH_SIZE,
-  type Selection,
   SourceFilters,
   checkSourceFilters,
   defineSource,
+  filterSelection,
   readPass,
   resolveSourceFilters,
   sourceFilterIssues
@@ -119,17 +119,7 @@ export const PostgresSource = defineSource({
       return {
         read: (from, options) => readPass(reader, filters, from, options),
         check: checkSource(opened, settings, { schema: config.schema, table: config.table }),
-        selection: selectionOf(described.database, config.schema, config.table, filters)
+        selection: filterSelection(PLUGIN, { table: `${described.database}.${config.schema}.${config.table}` }, filters)
       }
     })
-})
-
-/** What the checkpoint remembers: the table (by database, schema and name: not the host, which may move) and the filters. */
-const selectionOf = (database: string, schema: string, table: string, filters: ReturnType<typeof resolveSourceFilters>): Selection => ({
-  source: PLUGIN,
-  table: `${database}.${schema}.${table}`,
-  envIds: filters.envIds === undefined ? null : [...filters.envIds].sort(),
-  events: filters.events === undefined ? null : [...filters.events].sort(),
-  startAt: filters.startAt ?? null,
-  endAt: filters.endAt ?? null
 })

@@ -7,7 +7,7 @@ import { captureLogs } from "./captureLogs.js"
 import { makeRecordingSink } from "./RecordingSink.js"
 import { runFollowing } from "./runFollowing.js"
 import { makeTestStores, runOnce } from "./runPipeline.js"
-import { type TrafficStore, startTraffic } from "./traffic/index.js"
+import { type TrafficOptions, type TrafficStore, startTraffic } from "./traffic/index.js"
 
 /** One fresh, empty FeatBit table (or collection) in a real store, and a source on it. */
 export interface LiveStore {
@@ -34,6 +34,31 @@ const rowsAt = (count: number, seed: number, time: (i: number) => number): Array
     .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.id < b.id ? -1 : 1))
 
 /**
+ * Writes live traffic into the store for `forMs`, follows it with the source (lag 1s) until every row written
+ * has been delivered (or 20 s passed), and returns what was written, delivered and summed up.
+ */
+const followTraffic = async (store: LiveStore, options: TrafficOptions, forMs: number) => {
+  const traffic = startTraffic(store.traffic, options)
+  let stopped = false
+  setTimeout(() => void traffic.stop().then(() => void (stopped = true)), forMs)
+  const sink = makeRecordingSink()
+  const delivered = new Set<string>()
+  const result = await run(
+    Effect.flatMap(store.open({ lag: "1s" }), (source) =>
+      runFollowing(source, sink, makeTestStores(), {
+        batchSize: 500,
+        until: () => {
+          for (const event of sink.delivered) delivered.add(event.id)
+          return stopped && traffic.written().every((row) => delivered.has(row.id))
+        },
+        timeoutMs: 20_000
+      })
+    )
+  )
+  return { written: traffic.written(), late: traffic.late(), delivered: sink.delivered, ...result }
+}
+
+/**
  * The behaviour on live and quiet data every database source must show, against its real store: the
  * horizon follows the store's clock, rows stamped inside the lag are not overtaken, rows that land behind
  * the cursor are exported (within lateWindow) or reported (beyond it), and an export is repeatable. Call it
@@ -56,29 +81,12 @@ export const liveConformance = (name: string, harness: LiveHarness): void => {
 
     it("follows live traffic, then exports the quiet tail without newer rows coming", async () => {
       const store = await harness.fresh()
-      const traffic = startTraffic(store.traffic, { rate: 400, flushInterval: 200, sdkDelay: { min: 0, max: 300 }, seed: 32 })
-      let stopped = false
-      setTimeout(() => void traffic.stop().then(() => void (stopped = true)), 2_500)
-      const sink = makeRecordingSink()
-      const delivered = new Set<string>()
-      const result = await run(
-        Effect.flatMap(store.open({ lag: "1s" }), (source) =>
-          runFollowing(source, sink, makeTestStores(), {
-            batchSize: 500,
-            until: () => {
-              for (const event of sink.delivered) delivered.add(event.id)
-              return stopped && traffic.written().every((row) => delivered.has(row.id))
-            },
-            timeoutMs: 20_000
-          })
-        )
-      )
-      const written = traffic.written()
+      const { written, delivered, timedOut, summary } = await followTraffic(store, { rate: 400, flushInterval: 200, sdkDelay: { min: 0, max: 300 }, seed: 32 }, 2_500)
       expect(written.length).toBeGreaterThan(600)
-      expect(result.timedOut).toBe(false)
-      expect(new Set(idsOf(sink.delivered))).toEqual(new Set(idsOf(written)))
-      expect(sink.delivered.length).toBe(written.length)
-      expect(result.summary.late).toBe(0)
+      expect(timedOut).toBe(false)
+      expect(new Set(idsOf(delivered))).toEqual(new Set(idsOf(written)))
+      expect(delivered.length).toBe(written.length)
+      expect(summary.late).toBe(0)
     })
 
     it("does not overtake rows stamped within lag of the store's clock, and exports them once they are older", async () => {
@@ -146,28 +154,12 @@ export const liveConformance = (name: string, harness: LiveHarness): void => {
 
     it("loses nothing of live traffic with late rows in it, and counts the late ones", async () => {
       const store = await harness.fresh()
-      const traffic = startTraffic(store.traffic, { rate: 300, flushInterval: 200, lateShare: 0.05, lateBy: { min: 5_000, max: 20_000 }, seed: 39 })
-      let stopped = false
-      setTimeout(() => void traffic.stop().then(() => void (stopped = true)), 3_000)
-      const sink = makeRecordingSink()
-      const delivered = new Set<string>()
-      const result = await run(
-        Effect.flatMap(store.open({ lag: "1s" }), (source) =>
-          runFollowing(source, sink, makeTestStores(), {
-            batchSize: 500,
-            until: () => {
-              for (const event of sink.delivered) delivered.add(event.id)
-              return stopped && traffic.written().every((row) => delivered.has(row.id))
-            },
-            timeoutMs: 20_000
-          })
-        )
-      )
-      const written = traffic.written()
-      expect(result.timedOut).toBe(false)
-      expect(new Set(idsOf(sink.delivered))).toEqual(new Set(idsOf(written)))
-      expect(result.summary.late).toBeGreaterThan(0)
-      expect(result.summary.late).toBeLessThanOrEqual(traffic.late().length)
+      const traffic = { rate: 300, flushInterval: 200, lateShare: 0.05, lateBy: { min: 5_000, max: 20_000 }, seed: 39 }
+      const { written, late, delivered, timedOut, summary } = await followTraffic(store, traffic, 3_000)
+      expect(timedOut).toBe(false)
+      expect(new Set(idsOf(delivered))).toEqual(new Set(idsOf(written)))
+      expect(summary.late).toBeGreaterThan(0)
+      expect(summary.late).toBeLessThanOrEqual(late.length)
     })
   })
 }

@@ -4,7 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { fastRetry, type TestStores } from "./runPipeline.js"
+import { type TestStores, testPipelineOptions } from "./runPipeline.js"
 
 export interface FollowOptions extends Partial<Pipeline.PipelineOptions> {
   /** Checked every 50 ms; the pipeline is stopped (gracefully) once it holds. */
@@ -27,20 +27,7 @@ export const runFollowing = (source: Source, sink: Sink, stores: TestStores, opt
     const stop = yield* Deferred.make<void>()
     const { until, timeoutMs, ...overrides } = options
     const fiber = yield* Effect.fork(
-      Pipeline.run({
-        name: "test",
-        source,
-        sink,
-        sourceType: "test-source",
-        sinkType: "test-sink",
-        batchSize: 100,
-        inFlight: 4,
-        retry: fastRetry,
-        mode: "follow",
-        pollInterval: Duration.millis(100),
-        ...overrides,
-        stop
-      }).pipe(Effect.provide(stores.layer))
+      Pipeline.run(testPipelineOptions(source, sink, { mode: "follow", pollInterval: Duration.millis(100), ...overrides, stop })).pipe(Effect.provide(stores.layer))
     )
     const deadline = Date.now() + timeoutMs
     let timedOut = false

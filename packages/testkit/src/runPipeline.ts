@@ -32,6 +32,21 @@ export const makeTestStores = (): TestStores => {
   }
 }
 
+/** A test pipeline's options: named "test", small batches, tiny retry waits; `overrides` win. */
+export const testPipelineOptions = (source: Source, sink: Sink, overrides: Partial<Pipeline.PipelineOptions> = {}): Pipeline.PipelineOptions => ({
+  name: "test",
+  source,
+  sink,
+  sourceType: "test-source",
+  sinkType: "test-sink",
+  batchSize: 100,
+  inFlight: 4,
+  retry: fastRetry,
+  mode: "once",
+  pollInterval: Duration.millis(10),
+  ...overrides
+})
+
 /** Runs a pipeline once (catch up and return) with test defaults; override anything. */
 export const runOnce = (
   source: Source,
@@ -39,16 +54,4 @@ export const runOnce = (
   stores: TestStores,
   options: Partial<Pipeline.PipelineOptions> = {}
 ): Effect.Effect<Pipeline.PipelineSummary, import("@featbit-export/core").PipelineError> =>
-  Pipeline.run({
-    name: "test",
-    source,
-    sink,
-    sourceType: "test-source",
-    sinkType: "test-sink",
-    batchSize: 100,
-    inFlight: 4,
-    retry: fastRetry,
-    mode: "once",
-    pollInterval: Duration.millis(10),
-    ...options
-  }).pipe(Effect.provide(stores.layer))
+  Pipeline.run(testPipelineOptions(source, sink, options)).pipe(Effect.provide(stores.layer))

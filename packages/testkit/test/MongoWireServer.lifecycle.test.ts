@@ -5,7 +5,7 @@
 import { type Document, deserialize, serialize } from "bson"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { type MongoWireServer, freePort, startMongoWireServer } from "../src/mongo/index.js"
+import { type MongoWireServer, connectionRefused, freePort, startMongoWireServer } from "../src/mongo/index.js"
 
 const opened: Array<MongoWireServer> = []
 afterEach(async () => {
@@ -44,15 +44,6 @@ const command = (port: number, doc: Document): Promise<Document> =>
     })
   })
 
-const refused = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once("error", () => resolve(true))
-  })
 
 const count = async (port: number): Promise<number> => {
   const reply = await command(port, { aggregate: "Events", pipeline: [{ $group: { _id: null, n: { $sum: 1 } } }], cursor: {}, $db: "featbit" })
@@ -63,7 +54,7 @@ describe("port, stop and start", () => {
   it("freePort gives a port that a server then listens on", async () => {
     const port = await freePort()
     expect(port).toBeGreaterThan(0)
-    expect(await refused(port)).toBe(true)
+    expect(await connectionRefused(port)).toBe(true)
     const server = await start({ port })
     expect(server.port).toBe(port)
     expect(server.url).toBe(`mongodb://127.0.0.1:${port}/?directConnection=true&serverSelectionTimeoutMS=2000`)
@@ -77,7 +68,7 @@ describe("port, stop and start", () => {
     await server.stop()
     await server.start()
     expect(server.port).toBe(port)
-    expect(await refused(port)).toBe(false)
+    expect(await connectionRefused(port)).toBe(false)
   })
 
   it("refuses connections while stopped and answers with the same documents after start; stop and start are idempotent", async () => {
@@ -92,7 +83,7 @@ describe("port, stop and start", () => {
     await server.stop()
     expect(server.running()).toBe(false)
     expect(server.connections()).toBe(0)
-    expect(await refused(server.port)).toBe(true)
+    expect(await connectionRefused(server.port)).toBe(true)
     await heldClosed // the open connection was dropped, as a stopped mongod drops it
 
     await server.start()
@@ -107,7 +98,7 @@ describe("port, stop and start", () => {
     const server = await startMongoWireServer({})
     await server.close()
     await expect(server.start()).rejects.toThrow(/closed/)
-    expect(await refused(server.port)).toBe(true)
+    expect(await connectionRefused(server.port)).toBe(true)
   })
 })
 

@@ -233,6 +233,17 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** Whether a connection to the port on 127.0.0.1 is refused (nothing listens there). */
+export const connectionRefused = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once("error", () => resolve(true))
+  })
+
 export const startMongoWireServer = (options: MongoWireServerOptions = {}): Promise<MongoWireServer> => {
   const collections = new Map<string, Collection>()
   const cursors = new Map<number, OpenCursor>()
