@@ -25,7 +25,6 @@ export { KEYSET_SORT, MIN_DATE, type ReadSettings, baseFilter, countPipeline, ma
 
 export { DEFAULT_LAG, MAX_BATCH_SIZE }
 
-
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255))
 
 /** MongoDB's read preference modes. */
