@@ -207,12 +207,12 @@ describe("the horizon follows the server's clock", () => {
     const stores = makeTestStores()
     const pass = async () => {
       const sink = makeRecordingSink()
-      const summary = await run(Effect.flatMap(openChdbSource(where, { lag: "1500ms" }), (source) => runOnce(source, sink, stores, { batchSize: 16 })))
+      const summary = await run(Effect.flatMap(openChdbSource(where, { lag: "4s" }), (source) => runOnce(source, sink, stores, { batchSize: 16 })))
       return { ids: sink.delivered.map((event) => event.id), late: summary.late }
     }
     expect((await pass()).ids).toEqual(ids(sortByKey(old)))
     // Wait until the server's clock is past the fresh rows by more than the lag.
-    while ((await engineNow()) < now + 1_600) await new Promise((resolve) => setTimeout(resolve, 100))
+    while ((await engineNow()) < now + 4_100) await new Promise((resolve) => setTimeout(resolve, 100))
     const second = await pass()
     expect(second.ids).toEqual(ids(sortByKey(fresh)))
     expect(second.late).toBe(0)
