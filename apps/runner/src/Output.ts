@@ -73,7 +73,7 @@ export const statusLine = (p: PipelineProgress, rate: number): string => {
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
     (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
     (behind === undefined ? "" : `, ${formatBehind(behind)} behind`) +
-    `, ${p.state}${p.lastRetry === undefined ? "" : " (retrying)"}`
+    `, ${p.activity() === "retrying" && p.lastRetry !== undefined ? `retrying (${p.lastRetry.length > 80 ? p.lastRetry.slice(0, 79) + "…" : p.lastRetry})` : p.activity()}`
   )
 }
 
@@ -83,7 +83,9 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
   return {
     pipeline: p.pipeline,
     message: "progress",
-    state: p.state,
+    state: p.activity(),
+    ...(p.lastRetry === undefined ? {} : { retrying: p.lastRetry }),
+    batchesAtSink: p.writing,
     exported: p.exported,
     eventsPerSecond: Math.round(rate),
     deadLettered: p.deadLettered,

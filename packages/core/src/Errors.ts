@@ -56,6 +56,15 @@ export class DeadLetterError extends Data.TaggedError("DeadLetterError")<{
   readonly cause?: unknown
 }> {}
 
+/**
+ * More rows were dead-lettered than the pipeline's `deadLetters` limit allows: something is wrong with the
+ * destination or the data as a whole, not with a few events. The batch that crossed the limit is not
+ * committed, so nothing is lost.
+ */
+export class DeadLetterLimitError extends Data.TaggedError("DeadLetterLimitError")<{
+  readonly message: string
+}> {}
+
 /** One problem in a pipeline file, located as precisely as the file allows. */
 export interface ConfigIssue {
   readonly path: ReadonlyArray<string | number>
@@ -92,11 +101,20 @@ export const formatConfigIssues = (file: string, issues: ReadonlyArray<ConfigIss
 /** A pipeline stopped: which one, and the failure that stopped it. */
 export class PipelineError extends Data.TaggedError("PipelineError")<{
   readonly pipeline: string
-  readonly reason: SourceError | SinkError | CheckpointError | DeadLetterError
+  readonly reason: SourceError | SinkError | CheckpointError | DeadLetterError | DeadLetterLimitError
 }> {
   override get message(): string {
     const r = this.reason
-    const who = r._tag === "SourceError" ? `source ${r.plugin}` : r._tag === "SinkError" ? `sink ${r.plugin}` : r._tag === "CheckpointError" ? "checkpoint store" : "dead-letter file"
+    const who =
+      r._tag === "SourceError"
+        ? `source ${r.plugin}`
+        : r._tag === "SinkError"
+          ? `sink ${r.plugin}`
+          : r._tag === "CheckpointError"
+            ? "checkpoint store"
+            : r._tag === "DeadLetterError"
+              ? "dead-letter file"
+              : "dead letters"
     return `pipeline ${this.pipeline}: ${who}: ${r.message}`
   }
 }

@@ -7,7 +7,7 @@ import * as Stream from "effect/Stream"
 import { CHECKPOINT_VERSION, type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
 import * as Cursor from "./Cursor.js"
 import { type DeadLetter, DeadLetterStore } from "./DeadLetter.js"
-import { type CheckpointError, type DeadLetterError, PipelineError, type SinkError, SourceError } from "./Errors.js"
+import { type CheckpointError, type DeadLetterError, DeadLetterLimitError, PipelineError, type SinkError, SourceError } from "./Errors.js"
 import { PipelineProgress } from "./Progress.js"
 import { type RetryPolicy, retrySchedule } from "./Retry.js"
 import { compareSelection } from "./Selection.js"
@@ -27,6 +27,11 @@ export interface PipelineOptions {
   /** Batches being written at once; the cursor still only moves over a contiguous acknowledged prefix. */
   readonly inFlight: number
   readonly retry: RetryPolicy
+  /**
+   * At most `max` of the last `window` rows read may be dead-lettered; the batch that would pass it stops the
+   * pipeline uncommitted. Default: no limit.
+   */
+  readonly deadLetterLimit?: DeadLetterLimit | undefined
   /** `once`: catch up and return. `follow`: catch up, wait `pollInterval`, read again, until stopped. */
   readonly mode: "once" | "follow"
   readonly pollInterval: Duration.DurationInput
@@ -36,6 +41,11 @@ export interface PipelineOptions {
    */
   readonly stop?: Deferred.Deferred<void> | undefined
   readonly progress?: PipelineProgress | undefined
+}
+
+export interface DeadLetterLimit {
+  readonly max: number
+  readonly window: number
 }
 
 export interface PipelineSummary {
@@ -70,8 +80,9 @@ export const run = (
     const checkpoints = yield* CheckpointStore
     const deadLetters = yield* DeadLetterStore
     const progress = options.progress ?? new PipelineProgress(options.name)
-    const failWith = (reason: SourceError | SinkError | CheckpointError | DeadLetterError) =>
+    const failWith = (reason: SourceError | SinkError | CheckpointError | DeadLetterError | DeadLetterLimitError) =>
       new PipelineError({ pipeline: options.name, reason })
+    const recent = deadLetterWindow(options.deadLetterLimit)
     const sinkConcurrency = Math.max(1, Math.min(options.inFlight, options.sink.maxInFlight ?? options.inFlight))
 
     let committed: Checkpoint | undefined = Option.getOrUndefined(
@@ -108,13 +119,18 @@ export const run = (
     const write = (page: SourcePage): Effect.Effect<Written, SinkError> =>
       page.events.length === 0
         ? Effect.succeed({ page, result: accepted })
-        : options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
-            Effect.tapError(noteRetry),
-            Effect.retry(retrySchedule<SinkError>(options.retry)),
-            Effect.map((result) => ({ page, result }))
+        : Effect.acquireUseRelease(
+            Effect.sync(() => void (progress.writing += 1)),
+            () =>
+              options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
+                Effect.tapError(noteRetry),
+                Effect.retry(retrySchedule<SinkError>(options.retry)),
+                Effect.map((result) => ({ page, result }))
+              ),
+            () => Effect.sync(() => void (progress.writing -= 1))
           )
 
-    const commit = ({ page, result }: Written): Effect.Effect<void, DeadLetterError | CheckpointError> =>
+    const commit = ({ page, result }: Written): Effect.Effect<void, DeadLetterError | CheckpointError | DeadLetterLimitError> =>
       Effect.gen(function* () {
         const at = new Date().toISOString()
         const letters: Array<DeadLetter> = []
@@ -124,6 +140,8 @@ export const run = (
         for (const rejected of result.rejected) {
           letters.push({ at, pipeline: options.name, stage: "sink", plugin: options.sinkType, id: rejected.event.id, reason: rejected.reason, event: rejected.event })
         }
+        const overLimit = recent?.add(page.events.length + page.rejected.length, letters)
+        if (overLimit !== undefined) return yield* Effect.fail(overLimit)
         yield* deadLetters.append(options.name, letters)
         const exported = page.events.length - result.rejected.length
         const late = page.late ?? 0
@@ -231,5 +249,40 @@ const checkSelection = (options: PipelineOptions, committed: Checkpoint): Effect
           )
         })
       )
+  }
+}
+
+/**
+ * The dead letters of the last `window` rows, batch by batch, to hold them to `max`. Returns the error to stop
+ * with when a batch would pass the limit (that batch is then not counted: it is not committed either).
+ */
+const deadLetterWindow = (limit: DeadLetterLimit | undefined) => {
+  if (limit === undefined) return undefined
+  const batches: Array<{ rows: number; letters: number }> = []
+  let rows = 0
+  let letters = 0
+  return {
+    add: (batchRows: number, batchLetters: ReadonlyArray<DeadLetter>): DeadLetterLimitError | undefined => {
+      if (batchRows === 0) return undefined
+      // The batches older than the window drop out (the newest one always counts whole).
+      while (batches.length > 0 && rows + batchRows - batches[0]!.rows >= limit.window) {
+        const oldest = batches.shift()!
+        rows -= oldest.rows
+        letters -= oldest.letters
+      }
+      if (letters + batchLetters.length > limit.max) {
+        const reasons = [...new Set(batchLetters.map((letter) => letter.reason))].slice(0, 3)
+        return new DeadLetterLimitError({
+          message:
+            `${letters + batchLetters.length} of the last ${rows + batchRows} rows would be dead-lettered, more than deadLetters.max (${limit.max} per ${limit.window} rows): ` +
+            `that is the destination's or the data's problem, not a few events'; the first reasons: ${reasons.map((reason) => JSON.stringify(reason.slice(0, 200))).join(", ")}. ` +
+            `The batch was not committed: fix the cause and run again (or raise deadLetters.max)`
+        })
+      }
+      batches.push({ rows: batchRows, letters: batchLetters.length })
+      rows += batchRows
+      letters += batchLetters.length
+      return undefined
+    }
   }
 }

@@ -36,11 +36,23 @@ const BatchSettings = Schema.Struct({
   })
 })
 
+const DeadLetterSettings = Schema.Struct({
+  max: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 1000, exact: true }).annotations({
+    description: "Most rows of the last `window` that may be dead-lettered; one more stops the pipeline before the batch is committed (default 1000)"
+  }),
+  window: Schema.optionalWith(PositiveInt, { default: () => 10_000, exact: true }).annotations({
+    description: "How many of the latest rows `max` counts over (default 10000)"
+  })
+}).annotations({
+  description: "A limit on dead letters: when a destination refuses everything, stop with a sentence instead of dead-lettering the whole export"
+})
+
 /** The keys every pipeline has, whatever its source and sink. */
 export const pipelineSettings = {
   name: PipelineName.annotations({ description: "Unique in the file; also the checkpoint's name" }),
   batch: Schema.optionalWith(BatchSettings, { default: () => ({ size: 5000, inFlight: 4 }), exact: true }),
   retry: Schema.optionalWith(RetryPolicy, { default: () => defaultRetryPolicy, exact: true }),
+  deadLetters: Schema.optionalWith(DeadLetterSettings, { default: () => ({ max: 1000, window: 10_000 }), exact: true }),
   mode: Schema.optionalWith(Schema.Literal("follow", "once"), { default: () => "follow" as const, exact: true }).annotations({
     description: "follow: keep polling for new events (default); once: catch up and stop"
   }),

@@ -3,6 +3,9 @@ import type { Timestamp } from "./Timestamp.js"
 
 export type PipelineState = "starting" | "reading" | "waiting" | "stopping" | "stopped" | "failed"
 
+/** What a running pipeline is doing now, for a person: `state`, with reading told from writing and retrying. */
+export type PipelineActivity = Exclude<PipelineState, "reading"> | "reading" | "writing" | "retrying"
+
 /**
  * Live counters of one pipeline, written by the engine and read by whoever shows progress. A plain
  * mutable object: it is updated once per batch on the hot path and read once a second.
@@ -29,11 +32,23 @@ export class PipelineProgress {
   horizon: Timestamp | undefined = undefined
   /** The horizon of the last pass that completed: every row up to it has been read. */
   caughtUpTo: Timestamp | undefined = undefined
-  /** The last failure that is being retried, for display. */
+  /** The last failure that is being retried, for display; cleared once a batch is committed again. */
   lastRetry: string | undefined = undefined
+  /** Batches at the sink now. */
+  writing = 0
   readonly startedAt: number = Date.now()
 
   constructor(readonly pipeline: string) {}
+
+  /**
+   * While the pipeline reads: `retrying` when a failure is being retried (`lastRetry` says which), `writing`
+   * when batches are at the sink (the source is not what it waits for), `reading` otherwise.
+   */
+  activity(): PipelineActivity {
+    if (this.state !== "reading") return this.state
+    if (this.lastRetry !== undefined) return "retrying"
+    return this.writing > 0 ? "writing" : "reading"
+  }
 
   /**
    * How far the export trails the store: the store's clock minus what has been read (the committed cursor,

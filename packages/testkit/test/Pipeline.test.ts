@@ -209,3 +209,72 @@ describe("Pipeline.run", () => {
     expect(sink.delivered.length).toBeLessThan(1_000)
   })
 })
+
+describe("the dead-letter limit", () => {
+  it("stops a pipeline whose destination refuses everything at the first batch, uncommitted, with a sentence", async () => {
+    const rows = rowsOf(3_000)
+    const sink = makeRecordingSink()
+    for (const row of rows) sink.rejectIds.add(row.id)
+    const stores = makeTestStores()
+    const error = await run(Effect.flip(runOnce(makeMemorySource(rows), sink, stores, { batchSize: 2_000, inFlight: 1, deadLetterLimit: { max: 1_000, window: 10_000 } })))
+    expect(error.message).toBe(
+      'pipeline test: dead letters: 2000 of the last 2000 rows would be dead-lettered, more than deadLetters.max (1000 per 10000 rows): ' +
+        "that is the destination's or the data's problem, not a few events'; the first reasons: \"rejected by the test destination\". " +
+        "The batch was not committed: fix the cause and run again (or raise deadLetters.max)"
+    )
+    expect(stores.deadLetters).toEqual([])
+    expect(stores.checkpoints.get("test")).toBeUndefined()
+  })
+
+  it("counts over a window of the latest rows: a steady trickle under the limit goes on, above it stops", async () => {
+    const rows = rowsOf(5_000)
+    // Every 25th row refused: 20 per batch of 500.
+    const refused = rows.filter((_, i) => i % 25 === 0).map((r) => r.id)
+    const run1 = makeRecordingSink()
+    for (const id of refused) run1.rejectIds.add(id)
+    const under = makeTestStores()
+    const summary = await run(runOnce(makeMemorySource(rows), run1, under, { batchSize: 500, inFlight: 1, deadLetterLimit: { max: 40, window: 1_000 } }))
+    expect(summary.deadLettered).toBe(200)
+    expect(under.checkpoints.get("test")!.exported).toBe(4_800)
+    // Three batches' worth of the window (60) pass a max of 50: the third batch stops the run, uncommitted.
+    const run2 = makeRecordingSink()
+    for (const id of refused) run2.rejectIds.add(id)
+    const over = makeTestStores()
+    const error = await run(Effect.flip(runOnce(makeMemorySource(rows), run2, over, { batchSize: 500, inFlight: 1, deadLetterLimit: { max: 50, window: 1_500 } })))
+    expect(error.message).toMatch(/^pipeline test: dead letters: 60 of the last 1500 rows would be dead-lettered, more than deadLetters\.max \(50 per 1500 rows\)/)
+    expect(over.checkpoints.get("test")!.exported).toBe(960)
+    expect(over.deadLetters).toHaveLength(40)
+  })
+
+  it("counts undecodable rows too", async () => {
+    const rows = rowsOf(1_000, 3, { malformedEvery: 2 })
+    const stores = makeTestStores()
+    const error = await run(Effect.flip(runOnce(makeMemorySource(rows), makeRecordingSink(), stores, { batchSize: 200, deadLetterLimit: { max: 99, window: 10_000 } })))
+    expect(error.message).toMatch(/100 of the last 200 rows would be dead-lettered/)
+  })
+})
+
+describe("what the progress says the pipeline is doing", () => {
+  it("tells writing (a batch at the sink) from reading, and retrying (with the reason) from both", async () => {
+    const rows = rowsOf(300)
+    const sink = makeRecordingSink({ maxInFlight: 1 })
+    const progress = new PipelineProgress("test")
+    const seen: Array<string> = []
+    await run(
+      Effect.gen(function* () {
+        const gate = yield* Deferred.make<void>()
+        sink.script({ _tag: "Hold", gate }, { _tag: "Transient" }, { _tag: "Hold", gate })
+        const fiber = yield* Effect.fork(runOnce(makeMemorySource(rows), sink, makeTestStores(), { batchSize: 100, progress, retry: { initialDelay: "100 millis" as never, maxDelay: "100 millis" as never, maxRetries: 3 } }))
+        yield* waitUntil(() => sink.attempts() === 1)
+        seen.push(progress.activity())
+        yield* Deferred.succeed(gate, undefined)
+        yield* waitUntil(() => progress.lastRetry !== undefined)
+        seen.push(progress.activity())
+        expect(progress.lastRetry).toMatch(/destination busy/)
+        yield* Fiber.join(fiber)
+        seen.push(progress.activity())
+      })
+    )
+    expect(seen).toEqual(["writing", "retrying", "stopped"])
+  })
+})

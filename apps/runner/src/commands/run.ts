@@ -69,6 +69,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           batchSize: pipeline.batch.size,
           inFlight: pipeline.batch.inFlight,
           retry: pipeline.retry,
+          deadLetterLimit: pipeline.deadLetters,
           mode: args.once ? "once" : pipeline.mode,
           pollInterval: pipeline.pollInterval,
           stop,
