@@ -116,6 +116,17 @@ describe("run output", () => {
     expect(letters).toHaveLength(10)
   })
 
+  it("stops with exit 1 and a sentence when more rows are dead-lettered than deadLetters allows, committing nothing", async () => {
+    const dir = tempDir()
+    writeFile(dir, "pipeline.yaml", generatePipeline({ count: 3000 }).replace("      seed: 7\n", "      seed: 7\n      malformedEvery: 2\n") + "    deadLetters: { max: 100, window: 1000 }\n")
+    const result = await cli(["run", "pipeline.yaml", "--once"], { cwd: dir })
+    expect(result.code).toBe(1)
+    const error = jsonLines(result.stderr).find((record) => record["level"] === "error")
+    expect(error?.["message"]).toMatch(/^pipeline gen: dead letters: 500 of the last 1000 rows would be dead-lettered, more than deadLetters\.max \(100 per 1000 rows\)/)
+    expect(readCheckpoint(dir)).toBeUndefined()
+    expect(fs.existsSync(path.join(dir, ".featbit-export", "gen.dead-letter.ndjson"))).toBe(false)
+  })
+
   const hasScript = spawnSync("script", ["--version"]).status === 0
   it.runIf(hasScript)("is a progress line and readable sentences on a terminal", async () => {
     const dir = tempDir()
