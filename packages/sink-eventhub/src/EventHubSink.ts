@@ -1,119 +1,26 @@
-import { EventHubProducerClient, type EventData, type EventDataBatch } from "@azure/event-hubs"
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, accepted, defineSink } from "@featbit-export/core"
+import { EventHubProducerClient } from "@azure/event-hubs"
+import { type RejectedEvent, type Sink, SinkError, accepted, defineSink } from "@featbit-export/core"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Redacted from "effect/Redacted"
+import { PLUGIN, classify } from "./classify.js"
+import { operationDeadline, withDeadline } from "./deadline.js"
 import { EventHubSinkConfig } from "./EventHubSinkConfig.js"
+import { makeLedger } from "./ledger.js"
+import { type Lane, type Plan, assignLanes, packLane } from "./plan.js"
 import { render } from "./render.js"
-
-const PLUGIN = "eventhub"
-
-/** Where the sink sends: a connection string (never printed), the hub, and a printable description. */
-export interface EventHubTarget {
-  readonly connectionString: string
-  readonly hub: string | undefined
-  /** `host/hub`, safe to print. */
-  readonly where: string
-  readonly secrets: ReadonlyArray<string>
-}
-
-const field = (connectionString: string, name: string): string | undefined => {
-  for (const part of connectionString.split(";")) {
-    const at = part.indexOf("=")
-    if (at > 0 && part.slice(0, at).trim().toLowerCase() === name.toLowerCase()) return part.slice(at + 1).trim()
-  }
-  return undefined
-}
-
-/** Resolves the configuration to a connection string; fails with a sentence when it names no destination. */
-export const resolveTarget = (config: EventHubSinkConfig): Either.Either<EventHubTarget, string> => {
-  if (config.connectionString !== undefined) {
-    const cs = Redacted.value(config.connectionString)
-    const endpoint = field(cs, "Endpoint")
-    if (endpoint === undefined) return Either.left("sink.connectionString has no Endpoint=sb://...: copy it from the hub's or namespace's Shared access policies")
-    const hub = config.hub ?? field(cs, "EntityPath")
-    if (hub === undefined) return Either.left("name the event hub: set sink.hub, or use a connection string with EntityPath=<hub>")
-    const host = endpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "")
-    const secrets = [cs, field(cs, "SharedAccessKey"), field(cs, "SharedAccessSignature")].filter((s): s is string => s !== undefined && s !== "")
-    return Either.right({ connectionString: cs, hub: config.hub, where: `${host}/${hub}`, secrets })
-  }
-  if (config.namespace === undefined || config.sasKeyName === undefined || config.sasKey === undefined || config.hub === undefined) {
-    return Either.left("configure the event hub: either sink.connectionString, or sink.namespace, sink.hub, sink.sasKeyName and sink.sasKey")
-  }
-  const host = config.namespace.includes(".") ? config.namespace : `${config.namespace}.servicebus.windows.net`
-  const key = Redacted.value(config.sasKey)
-  const cs = `Endpoint=sb://${host}/;SharedAccessKeyName=${config.sasKeyName};SharedAccessKey=${key}`
-  return Either.right({ connectionString: cs, hub: config.hub, where: `${host}/${config.hub}`, secrets: [cs, key].filter((s) => s !== "") })
-}
-
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
-
-/** Maps an error of the Azure SDK to a `SinkError` whose message never contains a secret. */
-export const classify = (
-  cause: unknown,
-  target: Pick<EventHubTarget, "where" | "secrets">,
-  options: { readonly serverBusyWait: Duration.Duration; readonly doing: string }
-): SinkError => {
-  // After its own retries the SDK throws an AggregateError of each attempt's error: the last one counts.
-  const errors = (cause as { errors?: unknown } | null | undefined)?.errors
-  if (Array.isArray(errors) && errors.length > 0) {
-    const last = classify(errors[errors.length - 1], target, options)
-    return new SinkError({ plugin: PLUGIN, message: last.message, retryable: last.retryable, retryAfter: last.retryAfter, cause })
-  }
-  const error = (typeof cause === "object" && cause !== null ? cause : {}) as { code?: unknown; name?: unknown; message?: unknown; retryable?: unknown }
-  const code = typeof error.code === "string" ? error.code : typeof error.name === "string" ? error.name : "Error"
-  let said = typeof error.message === "string" ? error.message : String(cause)
-  for (const secret of target.secrets) said = said.split(secret).join("<redacted>")
-  said = said.replace(/(SharedAccessKey|SharedAccessSignature|sig)=[^;&\s]+/gi, "$1=<redacted>").slice(0, 300)
-  const at = `Event Hubs ${target.where}`
-  switch (code) {
-    case "MessagingEntityNotFoundError":
-      return SinkError.fatal(PLUGIN, `${at} does not exist (${code}): check the hub's name (sink.hub or EntityPath=) and the namespace`, cause)
-    case "UnauthorizedError":
-      return SinkError.fatal(
-        PLUGIN,
-        `${at} refused the credentials while ${options.doing} (${code}): check the shared access key in sink.connectionString or sink.sasKey; its policy needs the Send claim`,
-        cause
-      )
-    case "QuotaExceededError":
-      return SinkError.fatal(PLUGIN, `${at} refused the send, a quota is exhausted (${code}: ${said}): raise the namespace's throughput or processing units, or its tier`, cause)
-    case "MessageTooLargeError":
-      return SinkError.fatal(PLUGIN, `${at} refused a batch as too large (${code}: ${said})`, cause)
-    case "ServerBusyError":
-      return SinkError.transient(PLUGIN, `${at} is busy while ${options.doing} (${code}: ${said})`, { cause, retryAfter: options.serverBusyWait })
-  }
-  if (CONNECTION_CODES.has(code) || error.retryable === true || code === "AbortError") {
-    return SinkError.transient(PLUGIN, `${at} failed while ${options.doing} (${code}: ${said})`, { cause })
-  }
-  if (error.name === "MessagingError" && error.retryable !== false) {
-    return SinkError.transient(PLUGIN, `${at} failed while ${options.doing} (${code}: ${said})`, { cause })
-  }
-  return SinkError.fatal(PLUGIN, `${at} failed while ${options.doing} (${code}: ${said})`, cause)
-}
-
-/** One send: events of one partition key, in order, that fit the hub's limit together. */
-interface Unit {
-  readonly key: string | undefined
-  readonly messages: ReadonlyArray<EventData>
-  batch: EventDataBatch | undefined
-  done: boolean
-}
-
-/** A batch's sends, grouped by partition key; kept across the engine's retries so a retry sends only the rest. */
-interface Plan {
-  readonly groups: ReadonlyArray<ReadonlyArray<Unit>>
-  readonly rejected: ReadonlyArray<RejectedEvent>
-}
+import { resolveTarget } from "./target.js"
 
 /**
  * `type: eventhub`: sends every event to an Azure event hub as JSON with its FeatBit id as `messageId`,
- * in batches sized by the hub's own limit (read from the AMQP link), partitioned by the user key by
- * default.
+ * partitioned by the user key by default. The sink maps keys to partitions itself, as the service would, so
+ * that each send carries one partition's events (as many as the link's limit allows) rather than one key's.
  */
 export const EventHubSink = defineSink({
   type: PLUGIN,
-  description: "Azure Event Hubs: JSON events (schemaVersion 1), messageId = FeatBit id, batches sized by the hub's limit, partition key = user",
+  description:
+    "Azure Event Hubs: JSON events (schemaVersion 1), messageId = FeatBit id, one batch per partition sized by the hub's limit (keys mapped to partitions as the service does), partition key = user",
   config: EventHubSinkConfig,
   render: (config) => render(config),
   make: (config) =>
@@ -122,13 +29,12 @@ export const EventHubSink = defineSink({
         onLeft: (message) => Effect.fail(SinkError.fatal(PLUGIN, message)),
         onRight: (value) => Effect.succeed(value)
       })
-      const timeoutInMs = Duration.toMillis(config.requestTimeout)
       const options = {
         retryOptions: {
           maxRetries: config.sdkMaxRetries,
           retryDelayInMs: Duration.toMillis(config.sdkRetryDelay),
           maxRetryDelayInMs: Duration.toMillis(config.sdkRetryDelay),
-          timeoutInMs
+          timeoutInMs: Duration.toMillis(config.requestTimeout)
         }
       }
       const producer = yield* Effect.acquireRelease(
@@ -142,114 +48,114 @@ export const EventHubSink = defineSink({
         (client) => Effect.promise(() => client.close().catch(() => undefined))
       )
       const toMessage = render(config)
-      const fail = (doing: string) => (cause: unknown) => classify(cause, target, { serverBusyWait: config.serverBusyWait, doing })
-      const plans = new Map<string, Plan>()
-
-      const newBatch = (key: string | undefined) =>
+      const deadline = withDeadline(operationDeadline(config), `Event Hubs ${target.where}`)
+      /** One SDK call, bounded, its failure classified. */
+      const call = <A>(doing: string, run: (abortSignal: AbortSignal) => Promise<A>): Effect.Effect<A, SinkError> =>
         Effect.tryPromise({
-          try: (abortSignal) => producer.createBatch(key === undefined ? { abortSignal } : { partitionKey: key, abortSignal }),
-          catch: fail("opening a sender")
+          try: run,
+          catch: (cause) => classify(cause, target, { serverBusyWait: config.serverBusyWait, doing })
+        }).pipe(deadline)
+
+      let partitionIds: ReadonlyArray<string> | undefined
+      // Read once: re-reading could move keys to other partitions mid-run, and a hub's partition count only
+      // changes on purpose (Premium and Dedicated can add partitions; keys then map anew after a restart).
+      const readPartitionIds = Effect.suspend(() =>
+        partitionIds !== undefined
+          ? Effect.succeed(partitionIds)
+          : call("reading the hub's partitions", (abortSignal) => producer.getPartitionIds({ abortSignal })).pipe(
+              Effect.tap((ids) => Effect.sync(() => void (partitionIds = ids)))
+            )
+      )
+      const newBatch = (partitionId: string) => call("opening a sender", (abortSignal) => producer.createBatch({ partitionId, abortSignal }))
+      const ledger = makeLedger()
+      const roundRobin = { next: 0 }
+
+      const plan = (page: Plan) =>
+        Effect.gen(function* () {
+          if (page.lanes !== undefined) return page.lanes
+          const ids = yield* readPartitionIds
+          // Assigning is synchronous: the lanes appear all at once, before any later page can look.
+          const lanes = yield* assignLanes(page, ids, toMessage, roundRobin)
+          page.lanes = lanes
+          yield* Deferred.succeed(page.planned, undefined)
+          return lanes
         })
 
-      const makePlan = (events: ReadonlyArray<ExportEvent>) =>
+      /**
+       * Packs the lane (CPU work, done while earlier pages are still sending to the partition), waits for
+       * its turn, then sends its batches one after another, stopping at the first failure so that the
+       * partition's order is kept; a retry resumes at that batch.
+       */
+      const sendLane = (lane: Lane) =>
         Effect.gen(function* () {
-          const byKey = new Map<string | undefined, Array<{ event: ExportEvent; data: EventData }>>()
-          for (const event of events) {
-            const message = toMessage(event)
-            const list = byKey.get(message.partitionKey) ?? []
-            byKey.set(message.partitionKey, list)
-            list.push({
-              event,
-              data: { body: message.body, messageId: message.messageId, contentType: message.contentType, properties: message.properties }
-            })
+          if (lane.done) return
+          if (lane.sends === undefined) {
+            const packed = yield* packLane(lane, newBatch)
+            lane.sends = packed.sends
+            lane.rejected = packed.rejected
           }
-          const rejected: Array<RejectedEvent> = []
-          const groups: Array<Array<Unit>> = []
-          for (const [key, items] of byKey) {
-            const units: Array<Unit> = []
-            let batch = yield* newBatch(key)
-            let messages: Array<EventData> = []
-            for (const item of items) {
-              if (batch.tryAdd(item.data)) {
-                messages.push(item.data)
-                continue
-              }
-              if (messages.length > 0) {
-                units.push({ key, messages, batch, done: false })
-                batch = yield* newBatch(key)
-                messages = []
-                if (batch.tryAdd(item.data)) {
-                  messages.push(item.data)
-                  continue
-                }
-              }
-              rejected.push({
-                event: item.event,
-                reason: `the event is larger than the hub's limit of ${batch.maxSizeInBytes} bytes per send (Event Hubs Basic accepts 256 KB, Standard 1 MB)`
-              })
-            }
-            if (messages.length > 0) units.push({ key, messages, batch, done: false })
-            if (units.length > 0) groups.push(units)
-          }
-          return { groups, rejected } satisfies Plan
-        })
-
-      /** Sends one key's units in order; stops at the first failure so the key's order is kept. */
-      const sendGroup = (units: ReadonlyArray<Unit>) =>
-        Effect.gen(function* () {
-          for (const unit of units) {
-            if (unit.done) continue
-            let batch = unit.batch
+          yield* ledger.awaitTurn(lane)
+          for (const send of lane.sends) {
+            if (send.done) continue
+            let batch = send.batch
             if (batch === undefined) {
-              // A retry: build the batch again (the first one may be spent).
-              const fresh = yield* newBatch(unit.key)
-              for (const message of unit.messages) {
+              const fresh = yield* newBatch(lane.partitionId)
+              for (const message of send.messages) {
                 if (!fresh.tryAdd(message)) {
                   return yield* Effect.fail(SinkError.transient(PLUGIN, `the hub's limit shrank to ${fresh.maxSizeInBytes} bytes between two attempts of a send`))
                 }
               }
               batch = fresh
             }
-            unit.batch = undefined
-            yield* Effect.tryPromise({ try: (abortSignal) => producer.sendBatch(batch, { abortSignal }), catch: fail("sending events") })
-            unit.done = true
+            send.batch = undefined
+            const sending = batch
+            yield* call("sending events", (abortSignal) => producer.sendBatch(sending, { abortSignal }))
+            send.done = true
           }
+          yield* ledger.finish(lane)
         })
 
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
-          const id = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          const plan = plans.get(id) ?? (yield* makePlan(batch.events))
-          plans.set(id, plan)
-          const results = yield* Effect.forEach(plan.groups, (units) => Effect.either(sendGroup(units)), { concurrency: config.concurrency })
+          const page = yield* ledger.enter(`${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`, batch.sequence, batch.events)
+          return yield* Effect.acquireUseRelease(
+            Effect.sync(() => void (page.active += 1)),
+            () => sendPage(page),
+            () => Effect.sync(() => void (page.active -= 1))
+          )
+        })
+
+      const sendPage = (page: Plan) =>
+        Effect.gen(function* () {
+          const lanes = [...(yield* plan(page)).values()]
+          const results = yield* Effect.forEach(lanes, (lane) => Effect.either(sendLane(lane)), { concurrency: config.concurrency })
           const failures = results.flatMap((result) => (Either.isLeft(result) ? [result.left] : []))
           if (failures.length > 0) {
             const fatal = failures.find((failure) => !failure.retryable)
             const first = fatal ?? failures[0]!
-            if (fatal !== undefined) plans.delete(id)
-            const sends = plan.groups.reduce((n, units) => n + units.length, 0)
+            const sends = lanes.reduce((n, lane) => n + (lane.sends?.length ?? 1), 0)
             const message = failures.length === 1 ? first.message : `${failures.length} of ${sends} sends failed; the first: ${first.message}`
             const waits = failures.flatMap((failure) => (failure.retryAfter === undefined ? [] : [failure.retryAfter]))
-            return yield* Effect.fail(
+            const error =
               fatal !== undefined
                 ? SinkError.fatal(PLUGIN, message, first.cause)
                 : SinkError.transient(PLUGIN, message, {
                     cause: first.cause,
                     retryAfter: waits.length === 0 ? undefined : waits.reduce((a, b) => Duration.max(a, b))
                   })
-            )
+            // Given up for good: the later pages waiting for this one's partitions fail with it instead.
+            if (fatal !== undefined) yield* ledger.drop(page, error)
+            return yield* Effect.fail(error)
           }
-          plans.delete(id)
-          return plan.rejected.length === 0 ? accepted : { rejected: plan.rejected }
+          yield* ledger.drop(page)
+          const rejected: Array<RejectedEvent> = lanes.flatMap((lane) => lane.rejected)
+          return rejected.length === 0 ? accepted : { rejected }
         })
 
       const check = Effect.gen(function* () {
-        const properties = yield* Effect.tryPromise({
-          try: (abortSignal) => producer.getEventHubProperties({ abortSignal }),
-          catch: fail("reading the hub's properties")
-        })
-        const probe = yield* newBatch(undefined)
+        const properties = yield* call("reading the hub's properties", (abortSignal) => producer.getEventHubProperties({ abortSignal }))
+        const probe = yield* newBatch(properties.partitionIds[0] ?? "0")
         return [
           `Event Hubs ${target.where} is reachable and accepted the credentials: hub "${properties.name}" with ${properties.partitionIds.length} partitions (${properties.partitionIds.join(", ")})`,
           `a send may carry up to ${probe.maxSizeInBytes} bytes (the link's limit)`

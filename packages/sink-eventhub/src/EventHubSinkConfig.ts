@@ -31,7 +31,7 @@ export const EventHubSinkConfig = Schema.Struct({
     { default: () => "user", exact: true }
   ),
   concurrency: Schema.optionalWith(PositiveInt, { default: () => 4, exact: true }).annotations({
-    description: "Sends of one batch in flight at once (default 4); the sends of one partition key stay in order"
+    description: "Partitions sent to at once (default 4); each partition's batches go one after another, in cursor order"
   }),
   requestTimeout: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(30), exact: true }).annotations({
     description: "How long one AMQP operation may take before it counts as failed (default 30s)"

@@ -10,9 +10,12 @@ export interface EventHubMessage {
   /** The FeatBit uuid: consumers deduplicate on it. */
   readonly messageId: string
   readonly contentType: "application/json"
-  /** Application properties, for filtering without parsing bodies. */
+  /**
+   * Application properties, for filtering without parsing bodies; `partitionKey` carries the key, since a
+   * send to a partition id may not carry the `x-opt-partition-key` annotation.
+   */
   readonly properties: Readonly<Record<string, string>>
-  /** Undefined: round robin. */
+  /** What chooses the partition (the same one the service would choose for it); undefined: round robin. */
   readonly partitionKey: string | undefined
 }
 
@@ -31,12 +34,11 @@ export const partitionKeyOf = (setting: string, event: ExportEvent): string | un
 
 export const render =
   (config: RenderConfig) =>
-  (event: ExportEvent): EventHubMessage => ({
-    body: { schemaVersion: SCHEMA_VERSION, ...event },
-    messageId: event.id,
-    contentType: "application/json",
-    properties: isFlagValue(event)
+  (event: ExportEvent): EventHubMessage => {
+    const partitionKey = partitionKeyOf(config.partitionKey, event)
+    const properties: Record<string, string> = isFlagValue(event)
       ? { event: event.event, envId: event.envId, flagKey: event.flagKey }
-      : { event: event.event, envId: event.envId, eventName: event.eventName },
-    partitionKey: partitionKeyOf(config.partitionKey, event)
-  })
+      : { event: event.event, envId: event.envId, eventName: event.eventName }
+    if (partitionKey !== undefined) properties["partitionKey"] = partitionKey
+    return { body: { schemaVersion: SCHEMA_VERSION, ...event }, messageId: event.id, contentType: "application/json", properties, partitionKey }
+  }

@@ -9,9 +9,10 @@ sinkConformance("eventhub", {
   supports: ["transient", "fatal", "poison"],
   make: () =>
     Effect.gen(function* () {
-      // Basic tier: 256 KB per send; no SDK retries and one send at a time, so
-      // each injected server-busy fails one write (the suite counts the engine's retries).
-      const { peer, sink } = yield* setup({ sdkMaxRetries: 0, concurrency: 1 }, { maxMessageSize: 262_144 })
+      // Basic tier: 256 KB per send; no SDK retries and a hub of one partition, so a write's sends go one
+      // after another and stop at the first refusal: each injected server-busy fails one write (the suite
+      // counts the engine's retries).
+      const { peer, sink } = yield* setup({ sdkMaxRetries: 0 }, { maxMessageSize: 262_144, partitionCount: 1 })
       return {
         sink,
         delivered: () => Effect.sync(() => peer.events().map((e) => e.messageId ?? "")),

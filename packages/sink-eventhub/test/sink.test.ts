@@ -1,11 +1,11 @@
 import { type ExportEvent, type PipelineError, type SinkError, isFlagValue } from "@featbit-export/core"
-import { eventHubPartitionOf, eventHubPeer, makeMemorySource, makeTestStores, runOnce } from "@featbit-export/testkit"
+import { eventHubPeer, makeMemorySource, makeTestStores, runOnce } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
 import { EventHubSink, render } from "../src/index.js"
-import { FAST, SECRET_KEY, decodeConfig, run, sampleEvents, setup } from "./support.js"
+import { FAST, SECRET_KEY, decodeConfig, run, sampleEvents, sdkMapper, setup } from "./support.js"
 
 const byUser = (events: ReadonlyArray<ExportEvent>): Map<string, Array<string>> => {
   const map = new Map<string, Array<string>>()
@@ -19,7 +19,8 @@ const errorText = (error: unknown): string => {
 }
 
 describe("eventhub sink", () => {
-  it("sends each event as JSON with its messageId, contentType, properties and the user key as partition key, in order per user", async () => {
+  it("sends each event as JSON with its messageId, contentType, properties and the user key, to the key's partition, in order per user", async () => {
+    const sdk = await sdkMapper()
     const events = sampleEvents(400, 1)
     await run(
       Effect.gen(function* () {
@@ -32,8 +33,10 @@ describe("eventhub sink", () => {
         for (const r of received) {
           const event = byId.get(r.messageId!)!
           expect(r.contentType).toBe("application/json")
-          expect(r.partitionKey).toBe(event.user.keyId)
-          expect(r.partition).toBe(eventHubPartitionOf(event.user.keyId, 4))
+          // Sent to a partition id, so without x-opt-partition-key: the key is an application property.
+          expect(r.partitionKey).toBeUndefined()
+          expect(r.properties["partitionKey"]).toBe(event.user.keyId)
+          expect(r.partition).toBe(String(sdk.mapPartitionKeyToId(event.user.keyId, 4)))
           expect(r.properties["event"]).toBe(event.event)
           expect(r.properties["envId"]).toBe(event.envId)
           if (isFlagValue(event)) expect(r.properties["flagKey"]).toBe(event.flagKey)
@@ -58,11 +61,11 @@ describe("eventhub sink", () => {
         const a = yield* setup({ partitionKey: "envId" })
         yield* a.sink.write({ events, sequence: 0 })
         const envOf = new Map(events.map((e) => [e.id, e.envId]))
-        expect(a.peer.events().every((r) => r.partitionKey === envOf.get(r.messageId!))).toBe(true)
+        expect(a.peer.events().every((r) => r.properties["partitionKey"] === envOf.get(r.messageId!))).toBe(true)
         const b = yield* setup({ partitionKey: "none" })
         yield* b.sink.write({ events, sequence: 0 })
         expect(b.peer.events().length).toBe(events.length)
-        expect(b.peer.events().every((r) => r.partitionKey === undefined)).toBe(true)
+        expect(b.peer.events().every((r) => r.partitionKey === undefined && r.properties["partitionKey"] === undefined)).toBe(true)
       })
     )
   })
@@ -102,8 +105,8 @@ describe("eventhub sink", () => {
     const events = sampleEvents(300, 5)
     await run(
       Effect.gen(function* () {
-        const { peer, sink } = yield* setup({ sdkMaxRetries: 0 })
-        peer.rejectWhen((attempt) => attempt === 3, "com.microsoft:server-busy")
+        const { peer, sink } = yield* setup({ sdkMaxRetries: 0 }, { partitionCount: 4 })
+        peer.rejectWhen((attempt) => attempt === 2, "com.microsoft:server-busy")
         const first = yield* Effect.either(sink.write({ events, sequence: 7 }))
         expect(Either.isLeft(first) && first.left.retryable).toBe(true)
         expect(Either.isLeft(first) && first.left.message).toContain("busy")
@@ -139,8 +142,8 @@ describe("eventhub sink", () => {
     const rows = [...generateRows({ count: 3_000, seed: 7 })]
     await run(
       Effect.gen(function* () {
-        const { peer, sink } = yield* setup({ requestTimeout: "3s" })
-        peer.dropOnAttempts(20, 150)
+        const { peer, sink } = yield* setup({ requestTimeout: "3s" }, { partitionCount: 4 })
+        peer.dropOnAttempts(5, 15)
         const stores = makeTestStores()
         const summary = yield* runOnce(makeMemorySource(rows), sink, stores, { batchSize: 250 })
         expect(peer.dropped()).toBe(2)
@@ -245,11 +248,13 @@ describe("render", () => {
       messageId: event.id,
       contentType: "application/json",
       properties: isFlagValue(event)
-        ? { event: event.event, envId: event.envId, flagKey: event.flagKey }
-        : { event: event.event, envId: event.envId, eventName: event.eventName },
+        ? { event: event.event, envId: event.envId, flagKey: event.flagKey, partitionKey: event.user.keyId }
+        : { event: event.event, envId: event.envId, eventName: event.eventName, partitionKey: event.user.keyId },
       partitionKey: event.user.keyId
     })
-    expect(render({ partitionKey: "none" })(event).partitionKey).toBeUndefined()
-    expect(render({ partitionKey: "envId" })(event).partitionKey).toBe(event.envId)
+    const none = render({ partitionKey: "none" })(event)
+    expect([none.partitionKey, none.properties["partitionKey"]]).toEqual([undefined, undefined])
+    const byEnv = render({ partitionKey: "envId" })(event)
+    expect([byEnv.partitionKey, byEnv.properties["partitionKey"]]).toEqual([event.envId, event.envId])
   })
 })

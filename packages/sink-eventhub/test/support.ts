@@ -1,4 +1,7 @@
-import { type ExportEvent, type Sink, decodeFeatBitRow } from "@featbit-export/core"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { Cursor, type ExportEvent, type FeatBitRow, type Sink, decodeFeatBitRow } from "@featbit-export/core"
 import { type EventHubPeer, type EventHubPeerOptions, eventHubPeer } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -32,3 +35,20 @@ export const setup = (
   })
 
 export const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(effect))
+
+/**
+ * The SDK's own key -> partition mapping (`EventHubBufferedProducerClient` assigns keys with it), loaded from
+ * its internal module by path: the package does not export it. The reference the sink's mapping is held to.
+ */
+export const sdkMapper = async (): Promise<{
+  readonly mapPartitionKeyToId: (key: string, partitionCount: number) => number
+  readonly hashPartitionKey: (key: string) => number
+}> => {
+  const require = createRequire(import.meta.url)
+  const dir = path.dirname(require.resolve("@azure/event-hubs/package.json"))
+  return import(pathToFileURL(path.join(dir, "dist", "esm", "impl", "partitionKeyToIdMapper.js")).href)
+}
+
+/** The rows' events in cursor order `(timestamp, id)`, the order the engine hands them to the sink. */
+export const eventsInCursorOrder = (rows: ReadonlyArray<FeatBitRow>): Array<ExportEvent> =>
+  [...rows].sort(Cursor.compare).flatMap((row) => Either.match(decodeFeatBitRow(row), { onLeft: () => [], onRight: (e) => [e] }))

@@ -23,6 +23,16 @@ export interface EventHubTransfer {
   readonly bytes: number
   readonly events: number
   readonly partition: string
+  /** The link's partition (`<hub>/Partitions/<id>`), undefined for a send to the hub itself. */
+  readonly partitionLink: string | undefined
+  /** `x-opt-partition-key` of the batch envelope (a send with a partition key), if any. */
+  readonly partitionKey: string | undefined
+}
+
+/** What a fault rule sees of a transfer before it is settled. */
+export interface EventHubAttempt {
+  /** The partition of the link it came on, undefined for a send to the hub itself. */
+  readonly partition: string | undefined
 }
 
 export type EventHubRejection = "com.microsoft:server-busy" | "amqp:resource-limit-exceeded" | "amqp:unauthorized-access"
@@ -35,6 +45,11 @@ export interface EventHubPeerOptions {
   readonly maxMessageSize?: number
   /** Keep the accepted events (default true); false keeps only counts (`accepted`), for benchmarks. */
   readonly retainEvents?: boolean
+  /**
+   * Settle each transfer this many milliseconds after it arrived (default 0: at once), like a hub a network
+   * away: sends overlap, so `maxInFlight` shows how many a client keeps outstanding.
+   */
+  readonly settleDelayMs?: number
 }
 
 /**
@@ -54,12 +69,19 @@ export interface EventHubPeer {
   readonly transfers: () => ReadonlyArray<EventHubTransfer>
   /** How many events were accepted (duplicates included), retained or not. */
   readonly accepted: () => number
-  /** Transfers that reached the peer (accepted, rejected or dropped). */
+  /** Transfers that reached the peer (accepted, rejected, dropped or stalled). */
   readonly attempts: () => number
+  /** How many transfers were accepted, retained or not. */
+  readonly acceptedTransfers: () => number
   /** Rejects the next `times` transfers with the condition. */
   readonly rejectNext: (times: number, condition: EventHubRejection) => void
-  /** Rejects every transfer whose number (from 1, counting all attempts) satisfies the predicate. */
-  readonly rejectWhen: (predicate: (attempt: number) => boolean, condition: EventHubRejection) => void
+  /**
+   * Rejects every transfer whose number (from 1, counting all attempts) and partition satisfy the
+   * predicate.
+   */
+  readonly rejectWhen: (predicate: (attempt: number, transfer: EventHubAttempt) => boolean, condition: EventHubRejection) => void
+  /** Forgets the rules of `rejectWhen`, `rejectAll` and `rejectNext`. */
+  readonly clearRejections: () => void
   /** Rejects every further transfer with the condition (a revoked key, an exhausted quota). */
   readonly rejectAll: (condition: EventHubRejection) => void
   /** On the next `times` transfers: drops the client's connection (socket destroyed) without settling. */
@@ -70,9 +92,24 @@ export interface EventHubPeer {
   readonly dropped: () => number
   /** Drops every open connection now. */
   readonly dropConnections: () => void
+  /**
+   * Never settles the next `times` transfers (no accept, no reject, the connection stays up): a stalled
+   * hub. Their events are not stored.
+   */
+  readonly stallNext: (times: number) => void
+  /** How many transfers were left unsettled so far. */
+  readonly stalled: () => number
+  /** The most transfers that were unsettled at once on one partition's link (stalled ones not counted). */
+  readonly maxInFlightPerPartition: () => number
+  /** The most transfers that were unsettled at once, over all links (stalled ones not counted). */
+  readonly maxInFlight: () => number
 }
 
-/** The partition of a key: the char-code sum modulo the partition count (as Azure's mock hub). */
+/**
+ * The partition of a key sent to the hub itself: the char-code sum modulo the partition count, as Azure's
+ * mock hub does (the service hashes the key's UTF-8 bytes instead; a client that needs the service's
+ * placement sends to partition ids).
+ */
 export const eventHubPartitionOf = (key: string, partitionCount: number): string => {
   let sum = 0
   for (let i = 0; i < key.length; i++) sum += key.charCodeAt(i)
@@ -107,7 +144,15 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
   const stored: Array<EventHubReceivedEvent> = []
   const transfers: Array<EventHubTransfer> = []
   const rejections: Array<EventHubRejection> = []
-  const rules: Array<{ predicate: (attempt: number) => boolean; condition: EventHubRejection }> = []
+  const rules: Array<{ predicate: (attempt: number, transfer: EventHubAttempt) => boolean; condition: EventHubRejection }> = []
+  const settleDelayMs = options.settleDelayMs ?? 0
+  let stalls = 0
+  let stalledCount = 0
+  let transferCount = 0
+  const inFlight = new Map<string, number>()
+  let inFlightTotal = 0
+  let peakPerPartition = 0
+  let peakTotal = 0
   let rejectEverything: EventHubRejection | undefined
   let drops = 0
   let acceptedCount = 0
@@ -213,7 +258,7 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
   container.on("message", (context: rhea.EventContext) => {
     const receiver = context.receiver!
     const address = String((receiver.target as { address?: unknown } | undefined)?.address ?? "")
-    const settle = context.delivery!
+    const handle = context.delivery!
     // rhea 3 merges consecutive dispositions settled in one tick into one range with the FIRST one's
     // outcome when the range starts with a single delivery (write_dispositions compares outcomes only
     // once the range holds two), so an accept next to a reject would be sent as two rejects (or two
@@ -221,11 +266,11 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     const flush = () => (context.connection as unknown as { _process?: () => void })._process?.()
     const delivery = {
       accept: () => {
-        settle.accept()
+        handle.accept()
         flush()
       },
       reject: (error: { condition: string; description: string }) => {
-        settle.reject(error)
+        handle.reject(error)
         flush()
       }
     }
@@ -240,6 +285,7 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
       return
     }
     attempts++
+    const partitionFromAddress = /\/Partitions\/(\d+)$/.exec(address)?.[1]
     if (drops > 0 || dropAt.delete(attempts)) {
       if (drops > 0) drops--
       droppedCount++
@@ -247,30 +293,61 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
       socket?.destroy()
       return
     }
-    const rule = rules.find((r) => r.predicate(attempts))
-    const condition = rejections.shift() ?? rule?.condition ?? rejectEverything
-    if (condition !== undefined) {
-      delivery.reject({ condition, description: `${condition}: rejected by the test peer. Please wait 4 seconds and try again.` })
+    if (stalls > 0) {
+      stalls--
+      stalledCount++
       return
     }
+    const attempt = attempts
+    const link = partitionFromAddress ?? "(hub)"
+    inFlight.set(link, (inFlight.get(link) ?? 0) + 1)
+    inFlightTotal++
+    peakPerPartition = Math.max(peakPerPartition, inFlight.get(link)!)
+    peakTotal = Math.max(peakTotal, inFlightTotal)
+    const settled = () => {
+      inFlight.set(link, inFlight.get(link)! - 1)
+      inFlightTotal--
+    }
     const raw = (context as unknown as { format?: number }).format
-    const partitionFromAddress = /\/Partitions\/(\d+)$/.exec(address)?.[1]
+    const message = context.message
+    const settle = () => {
+      settled()
+      const rule = rules.find((r) => r.predicate(attempt, { partition: partitionFromAddress }))
+      const condition = rejections.shift() ?? rule?.condition ?? rejectEverything
+      if (condition !== undefined) {
+        delivery.reject({ condition, description: `${condition}: rejected by the test peer. Please wait 4 seconds and try again.` })
+        return
+      }
+      store(raw, message, partitionFromAddress)
+      delivery.accept()
+    }
+    if (settleDelayMs === 0) settle()
+    else
+      setTimeout(() => {
+        // The client may have gone meanwhile: its transfer is then simply lost, as at a real hub.
+        if (context.connection.is_open()) settle()
+        else settled()
+      }, settleDelayMs)
+  })
+
+  const store = (raw: number | undefined, message: unknown, partitionFromAddress: string | undefined): void => {
     let envelope: Decoded
     let bytes: number
     let inner: Array<Decoded>
     if (raw === BATCH_FORMAT) {
-      const buffer = context.message as unknown as Buffer
+      const buffer = message as Buffer
       bytes = buffer.length
       envelope = rhea.message.decode(buffer) as unknown as Decoded
       const content = (envelope.body as { content?: unknown } | undefined)?.content
       const parts = Array.isArray(content) ? (content as Array<Buffer>) : Buffer.isBuffer(content) ? [content] : []
       inner = parts.map((part) => rhea.message.decode(part) as unknown as Decoded)
     } else {
-      envelope = context.message as Decoded
-      bytes = rhea.message.encode(context.message as rhea.Message).length
+      envelope = message as Decoded
+      bytes = rhea.message.encode(message as rhea.Message).length
       inner = [envelope]
     }
-    const batchKey = envelope.message_annotations?.["x-opt-partition-key"]
+    const envelopeKey = envelope.message_annotations?.["x-opt-partition-key"]
+    const batchKey = typeof envelopeKey === "string" ? envelopeKey : undefined
     let partition = partitionFromAddress
     const received: Array<EventHubReceivedEvent> = inner.map((message) => {
       const key = message.message_annotations?.["x-opt-partition-key"] ?? batchKey
@@ -286,10 +363,10 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
       }
     })
     acceptedCount += received.length
+    transferCount++
     if (retain) stored.push(...received)
-    if (retain) transfers.push({ bytes, events: received.length, partition: partition ?? "0" })
-    delivery.accept()
-  })
+    if (retain) transfers.push({ bytes, events: received.length, partition: partition ?? "0", partitionLink: partitionFromAddress, partitionKey: batchKey })
+  }
 
   const server: Server = container.listen({
     host: "127.0.0.1",
@@ -322,6 +399,7 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     transfers: () => [...transfers],
     accepted: () => acceptedCount,
     attempts: () => attempts,
+    acceptedTransfers: () => transferCount,
     rejectNext: (times, condition) => {
       for (let i = 0; i < times; i++) rejections.push(condition)
     },
@@ -331,6 +409,11 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     rejectAll: (condition) => {
       rejectEverything = condition
     },
+    clearRejections: () => {
+      rules.length = 0
+      rejections.length = 0
+      rejectEverything = undefined
+    },
     dropOnNext: (times) => {
       drops += times
     },
@@ -339,6 +422,12 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     },
     dropped: () => droppedCount,
     dropConnections,
+    stallNext: (times) => {
+      stalls += times
+    },
+    stalled: () => stalledCount,
+    maxInFlightPerPartition: () => peakPerPartition,
+    maxInFlight: () => peakTotal,
     stop: async () => {
       dropConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
