@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { CheckpointStore, DeadLetter, Pipeline, PipelineFile, decodeFeatBitRow } from "@featbit-export/core"
+import { partitionIndexOf } from "@featbit-export/sink-eventhub"
 import { createEmbeddedClient } from "@featbit-export/source-clickhouse"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -156,14 +157,23 @@ const track = (event) => ({
 const sendSegment = async (options) => {
   const events = eventsOf(options)
   const auth = `Basic ${Buffer.from(`${options.writeKey}:`).toString("base64")}`
+  // As the sink does by default: an identify with the user's name the first time a user is seen.
+  const identified = new Set()
   const started = performance.now()
   for (let i = 0; i < events.length; i += PAGE) {
     // Requests of at most 2,500 events and 480 KB (Segment's limits: 2,500 and 500 KB), 4 at once.
     const requests = []
     let current = []
     let bytes = 0
+    const messages = []
     for (const event of events.slice(i, i + PAGE)) {
-      const json = JSON.stringify(track(event))
+      if (!identified.has(event.user.keyId)) {
+        identified.add(event.user.keyId)
+        messages.push(JSON.stringify({ type: "identify", messageId: `identify-${event.user.keyId}`, userId: event.user.keyId, traits: { name: event.user.name } }))
+      }
+      messages.push(JSON.stringify(track(event)))
+    }
+    for (const json of messages) {
       if (current.length === 2_500 || bytes + json.length + 1 > 480 * 1024) {
         requests.push(current)
         current = []
@@ -176,9 +186,18 @@ const sendSegment = async (options) => {
     for (let r = 0; r < requests.length; r += 4) {
       await Promise.all(
         requests.slice(r, r + 4).map(async (batch) => {
-          const response = await fetch(`${options.url}/v1/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: auth }, body: `{"batch":[${batch.join(",")}]}` })
-          if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`)
-          await response.arrayBuffer()
+          const body = `{"batch":[${batch.join(",")}]}`
+          // A kept-alive socket the server has just closed fails a request now and then: try again, as any client does.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const response = await fetch(`${options.url}/v1/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: auth }, body })
+              if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`)
+              await response.arrayBuffer()
+              return
+            } catch (error) {
+              if (attempt === 3 || String(error).startsWith("Error: HTTP")) throw error
+            }
+          }
         })
       )
     }
@@ -194,9 +213,10 @@ const sendEventHub = async (options) => {
   const started = performance.now()
   let sends = 0
   for (let i = 0; i < events.length; i += PAGE) {
-    // Each page's events spread over the partitions (round robin), packed into batches of the link's size.
+    // Each page's events in their user's partition (the service's hash, as the sink maps them), packed into
+    // batches of the link's size.
     const perPartition = partitions.map(() => [])
-    events.slice(i, i + PAGE).forEach((event, k) => perPartition[k % partitions.length].push(event))
+    for (const event of events.slice(i, i + PAGE)) perPartition[partitionIndexOf(event.user.keyId, partitions.length)].push(event)
     await Promise.all(
       perPartition.map(async (list, p) => {
         let batch = await producer.createBatch({ partitionId: partitions[p] })

@@ -94,7 +94,16 @@ try {
   const { url: mongoUrl } = await mongo.next()
   const segment = serve([path.join(testkitDist, "segmentReceiverCli.js"), "--write-key", WRITE_KEY])
   const { url: segmentUrl } = await segment.next()
-  const segmentRequests = async () => (await (await fetch(`${segmentUrl}/stats`)).json()).requests
+  // The receiver closes idle kept-alive sockets; a stats request on one that just closed is simply sent again.
+  const segmentRequests = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await (await fetch(`${segmentUrl}/stats`)).json()).requests
+      } catch (error) {
+        if (attempt === 3) throw error
+      }
+    }
+  }
   const hub = serve([path.join(testkitDist, "eventhub", "eventHubPeerCli.js"), "--partitions", "4"])
   const { connectionString } = await hub.next()
   const hubSends = async () => {
