@@ -1,11 +1,14 @@
 // Sink throughput into the Segment receiver running in its own process, against plain /v1/batch POSTs of
 // the same messages, in the same request sizes, to the same receiver, in the same run.
-//   node packages/sink-segment/bench/throughput.mjs [events=200000]
+//   node packages/sink-segment/bench/throughput.mjs [events=200000] [--baseline DIR]
+// --baseline DIR also runs the sink of another build (a copy of an older dist/ that can resolve this
+// package's dependencies, e.g. with a node_modules symlink to packages/sink-segment/node_modules) in the
+// same rounds, so before and after are measured on the same machine load.
 // Build first: npx tsc -b tsconfig.json (at the root).
 import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { decodeFeatBitRow } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -17,7 +20,11 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 const receiverCli = path.join(path.dirname(require.resolve("@featbit-export/testkit")), "segmentReceiverCli.js")
 const WRITE_KEY = "bench-key"
-const count = Number(process.argv[2] ?? 200_000)
+const args = process.argv.slice(2)
+const at = args.indexOf("--baseline")
+const baselineDir = at === -1 ? undefined : path.resolve(args.splice(at, 2)[1])
+const baseline = baselineDir === undefined ? undefined : await import(pathToFileURL(path.join(baselineDir, "index.js")).href)
+const count = Number(args[0] ?? 200_000)
 const batchSize = 5_000
 const inFlight = 4
 const concurrency = 4
@@ -32,12 +39,12 @@ for (let i = 0; i < events.length; i += batchSize) batches.push({ events: events
 
 const config = Schema.decodeUnknownSync(SegmentSinkConfig)({ writeKey: WRITE_KEY, endpoint: url, identify: false, concurrency })
 
-const runSink = async () => {
+const runSink = async (plugin = SegmentSink) => {
   const started = performance.now()
   await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
-        const sink = yield* SegmentSink.make(config, { pipeline: "bench", baseDir: here })
+        const sink = yield* plugin.make(config, { pipeline: "bench", baseDir: here })
         yield* Effect.forEach(batches, (batch) => sink.write(batch), { concurrency: inFlight, discard: true })
       })
     )
@@ -74,26 +81,44 @@ const runPlain = async () => {
   return [performance.now() - started, requests.length]
 }
 
-// Warm up both paths (JIT, connections), then measure alternately.
-await runPlain()
-await runSink()
+// Warm up every path (JIT, connections), then measure them in turn, starting each round with another one.
+let requests = 0
+const plain = async () => {
+  const [ms, count] = await runPlain()
+  requests = count
+  return ms
+}
+const paths = [["plain", plain], ["sink", () => runSink()]]
+if (baseline !== undefined) paths.push(["baseline", () => runSink(baseline.SegmentSink)])
+for (const [, measure] of paths) await measure()
 const rounds = []
 for (let r = 0; r < 3; r++) {
-  const [plainMs, requests] = await runPlain()
-  const sinkMs = await runSink()
-  rounds.push({ plain: events.length / (plainMs / 1000), sink: events.length / (sinkMs / 1000), requests })
+  const round = {}
+  for (let i = 0; i < paths.length; i++) {
+    const [name, measure] = paths[(r + i) % paths.length]
+    round[name] = events.length / ((await measure()) / 1000)
+  }
+  rounds.push(round)
 }
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const plain = median(rounds.map((r) => r.plain))
-const sink = median(rounds.map((r) => r.sink))
+const rate = (name) => median(rounds.map((round) => round[name]))
 const s = await stats()
 console.log(
   JSON.stringify({
     events: events.length,
-    requestsPerRun: rounds[0].requests,
-    plainEventsPerSecond: Math.round(plain),
-    sinkEventsPerSecond: Math.round(sink),
-    ratio: Number((sink / plain).toFixed(2)),
+    requestsPerRun: requests,
+    plainEventsPerSecond: Math.round(rate("plain")),
+    sinkEventsPerSecond: Math.round(rate("sink")),
+    ratio: Number((rate("sink") / rate("plain")).toFixed(2)),
+    ...(baseline === undefined
+      ? {}
+      : {
+          baseline: baselineDir,
+          baselineEventsPerSecond: Math.round(rate("baseline")),
+          baselineRatio: Number((rate("baseline") / rate("plain")).toFixed(2)),
+          sinkOverBaseline: Number((rate("sink") / rate("baseline")).toFixed(2))
+        }),
+    rounds: rounds.map((round) => Object.fromEntries(Object.entries(round).map(([name, value]) => [name, Math.round(value)]))),
     receiver: { requests: s.requests, unique: s.unique, messages: s.messages }
   })
 )

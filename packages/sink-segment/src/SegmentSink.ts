@@ -3,37 +3,81 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import { render, renderIdentify, renderTrack, userKeyOf } from "./render.js"
+import { type SegmentMessage, render, renderIdentify, renderTrack } from "./render.js"
 import { SEGMENT_LIMITS, SegmentSinkConfig, resolveEndpoint } from "./SegmentSinkConfig.js"
 
 const PLUGIN = "segment"
 
-/** One message of a request, already serialized (its bytes are what Segment's limits count). */
-interface Item {
+/** The longest `traits.name` an identify keeps when the whole identify is over the per-event limit. */
+export const IDENTIFY_NAME_CUT = 1_000
+
+/** One message, serialized once: its JSON bytes are what Segment's limits count and what is sent. */
+interface Message {
   readonly json: string
   readonly bytes: number
-  /** The event of a track; undefined for an identify. */
-  readonly event: ExportEvent | undefined
+  /** The event of a track, or the event whose user an identify names. */
+  readonly event: ExportEvent
+  readonly identify: boolean
 }
 
-/** One `/v1/batch` request of a batch, remembered across the engine's retries of that batch. */
+/**
+ * One `/v1/batch` request of a batch, remembered across the engine's retries of that batch. Its messages
+ * are joined once into `payload`; a split or a retry slices it instead of rendering or serializing again.
+ */
 interface Request {
-  readonly items: ReadonlyArray<Item>
+  /** The messages' JSON, joined by commas. */
+  readonly payload: string
+  /** `ends[i]`: the offset in `payload` just after message i. */
+  readonly ends: ReadonlyArray<number>
+  readonly messages: ReadonlyArray<Pick<Message, "event" | "identify">>
   done: boolean
   rejected: ReadonlyArray<RejectedEvent>
+}
+
+/** Messages `[from, to)` of a request. */
+interface Part {
+  readonly request: Request
+  readonly from: number
+  readonly to: number
 }
 
 /** How a batch is sent: its requests, and the events refused before sending (over 32 KB). */
 interface Plan {
   readonly requests: ReadonlyArray<Request>
   readonly rejected: ReadonlyArray<RejectedEvent>
+  /** What the plan changed or left out that a person should know (identifies cut or not sent). */
+  readonly notes: ReadonlyArray<string>
 }
 
-const bodyOf = (items: ReadonlyArray<Item>, sentAt: string): string =>
-  `{"batch":[${items.map((item) => item.json).join(",")}],"sentAt":"${sentAt}"}`
+interface Answer {
+  readonly status: number
+  readonly retryAfter: string | null
+  readonly text: string
+}
+
+// Bodies stay strings: encoding them to a Buffer first measured slower here, as undici copies a Buffer
+// body once more before it streams it.
+const envelope = (items: string): string => `{"batch":[${items}],"sentAt":"${new Date().toISOString()}"}`
 
 /** The bytes of a request body around its items. */
-const ENVELOPE_BYTES = Buffer.byteLength(bodyOf([], new Date(0).toISOString()))
+const ENVELOPE_BYTES = Buffer.byteLength(envelope(""))
+
+const size = (part: Part): number => part.to - part.from
+
+const bodyOf = (part: Part): string => {
+  const { ends, payload } = part.request
+  if (part.from === 0 && part.to === ends.length) return envelope(payload)
+  const start = part.from === 0 ? 0 : ends[part.from - 1]! + 1
+  return envelope(part.to === part.from ? "" : payload.slice(start, ends[part.to - 1]!))
+}
+
+const halves = (part: Part): [Part, Part] => {
+  const middle = part.from + Math.ceil(size(part) / 2)
+  return [
+    { request: part.request, from: part.from, to: middle },
+    { request: part.request, from: middle, to: part.to }
+  ]
+}
 
 /** `Retry-After`: seconds, or an HTTP date. */
 export const parseRetryAfter = (header: string | null, now: number = Date.now()): Duration.Duration | undefined => {
@@ -52,6 +96,76 @@ const describe = (cause: unknown): string => {
   return String(cause)
 }
 
+/**
+ * The forms in which a write key can come back in an answer (a proxy echoing the request): as written,
+ * as the Basic credentials, base64 and base64url, padded or not, and URL-encoded. Longest first, so a
+ * form that contains another is replaced whole.
+ */
+export const secretForms = (writeKey: string): ReadonlyArray<string> => {
+  const forms = new Set<string>()
+  for (const text of [writeKey, `${writeKey}:`]) {
+    forms.add(text)
+    for (const encoding of ["base64", "base64url"] as const) {
+      const encoded = Buffer.from(text).toString(encoding)
+      forms.add(encoded)
+      forms.add(encoded.replace(/=+$/, ""))
+    }
+  }
+  forms.add(encodeURIComponent(writeKey))
+  // Shorter than 4 characters, a "form" would blank out ordinary text and hides nothing.
+  return [...forms].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length)
+}
+
+/** An answer's body as one short line to quote: markup stripped, secrets replaced, at most `max` characters. */
+export const shortBody = (text: string, secrets: ReadonlyArray<string>, max = 160): string => {
+  let line = text
+  for (const form of secrets) line = line.split(form).join("[redacted]")
+  line = line
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim()
+  return line.length > max ? `${line.slice(0, max)}…` : line
+}
+
+/** A user key for a log line: long keys are cut (the log is for a person, the key is in FeatBit). */
+const userLabel = (event: ExportEvent): string => {
+  const key = event.user.keyId
+  return `user ${JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)} of environment ${event.envId}`
+}
+
+/** The first `max` characters of `text`, without splitting a surrogate pair. */
+const cutText = (text: string, max: number): string => {
+  let end = Math.min(text.length, max)
+  const last = text.charCodeAt(end - 1)
+  if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
+  return text.slice(0, end)
+}
+
+/**
+ * Packs items, in order, into groups within the count and byte limits of one request, handing each
+ * full group on as soon as it is full.
+ */
+const packer = <T extends { readonly bytes: number }>(maxEvents: number, maxBytes: number, full: (group: Array<T>) => void) => {
+  let current: Array<T> = []
+  let bytes = ENVELOPE_BYTES
+  return {
+    add: (item: T): void => {
+      const added = item.bytes + (current.length > 0 ? 1 : 0)
+      if (current.length > 0 && (current.length >= maxEvents || bytes + added > maxBytes)) {
+        full(current)
+        current = []
+        bytes = ENVELOPE_BYTES
+      }
+      bytes += item.bytes + (current.length > 0 ? 1 : 0)
+      current.push(item)
+    },
+    end: (): void => {
+      if (current.length > 0) full(current)
+      current = []
+    }
+  }
+}
+
 /** Splits the items into requests within the count and byte limits, in order. */
 export const chunk = <T extends { readonly bytes: number }>(
   items: ReadonlyArray<T>,
@@ -59,21 +173,34 @@ export const chunk = <T extends { readonly bytes: number }>(
   maxBytes: number
 ): Array<Array<T>> => {
   const requests: Array<Array<T>> = []
-  let current: Array<T> = []
-  let bytes = ENVELOPE_BYTES
-  for (const item of items) {
-    const added = item.bytes + (current.length > 0 ? 1 : 0)
-    if (current.length > 0 && (current.length >= maxEvents || bytes + added > maxBytes)) {
-      requests.push(current)
-      current = []
-      bytes = ENVELOPE_BYTES
-    }
-    bytes += item.bytes + (current.length > 0 ? 1 : 0)
-    current.push(item)
-  }
-  if (current.length > 0) requests.push(current)
+  const pack = packer<T>(maxEvents, maxBytes, (group) => void requests.push(group))
+  for (const item of items) pack.add(item)
+  pack.end()
   return requests
 }
+
+const toRequest = (messages: ReadonlyArray<Message>): Request => {
+  const ends: Array<number> = []
+  let at = 0
+  for (const message of messages) {
+    at += message.json.length
+    ends.push(at)
+    at += 1
+  }
+  return {
+    // One join per request: the per-message strings can then be collected young.
+    payload: messages.map((message) => message.json).join(","),
+    ends,
+    messages: messages.map(({ event, identify }) => ({ event, identify })),
+    done: false,
+    rejected: []
+  }
+}
+
+const isOk = (answer: Answer): boolean => answer.status >= 200 && answer.status < 300
+
+/** 400 and 413: Segment's answers to a request it will not take as it is (invalid or too large). */
+const isRefusal = (answer: Answer): boolean => answer.status === 400 || answer.status === 413
 
 /**
  * `type: segment`: sends every event to Segment's HTTP Tracking API (`POST /v1/batch`) with its FeatBit id
@@ -88,20 +215,72 @@ export const SegmentSink = defineSink({
     Effect.sync(() => {
       const base = resolveEndpoint(config.endpoint)
       const url = `${base}/v1/batch`
-      const authorization = `Basic ${Buffer.from(`${Redacted.value(config.writeKey)}:`).toString("base64")}`
-      const timeoutMs = Duration.toMillis(config.requestTimeout)
+      const writeKey = Redacted.value(config.writeKey)
+      const authorization = `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`
+      const secrets = secretForms(writeKey)
+      const said = (answer: Answer): string => shortBody(answer.text, secrets)
       const maxEventBytes = Math.min(SEGMENT_LIMITS.maxBytesPerEvent, config.maxBytesPerRequest - ENVELOPE_BYTES)
-      /** Users already identified in this run (envId + user key). */
-      const identified = new Set<string>()
+      /**
+       * Users already identified in this run, by environment then user key: looked up for every event, and
+       * two lookups of the event's own strings cost half of one of a key concatenated per event.
+       */
+      const identified = new Map<string, Set<string>>()
+      /** True the first time the event's user is met in this run. */
+      const firstOfUser = (event: ExportEvent): boolean => {
+        let users = identified.get(event.envId)
+        if (users === undefined) identified.set(event.envId, (users = new Set()))
+        if (users.has(event.user.keyId)) return false
+        users.add(event.user.keyId)
+        return true
+      }
       /** Batches with a failed request: which of their requests were acknowledged, so a retry sends only the rest. */
       const plans = new Map<string, Plan>()
+      /**
+       * Set once the endpoint refused even an empty batch: the pipeline stops on it, and every write still
+       * running fails with it instead of sending more.
+       */
+      let refusedAll: SinkError | undefined
+      /**
+       * Taken to ask the endpoint whether it refuses everything: batches refused at the same time wait for
+       * the first one's verdict instead of each splitting and asking.
+       */
+      const verdict = Effect.unsafeMakeSemaphore(1)
+      let warnedTooLarge = false
+
+      const serialize = (message: SegmentMessage): { json: string; bytes: number } => {
+        const json = JSON.stringify(message)
+        return { json, bytes: Buffer.byteLength(json) }
+      }
+
+      /** The user's identify, cut to fit when its traits are too large, or a note saying why it is not sent. */
+      const identifyOf = (event: ExportEvent, notes: Array<string>): Message | undefined => {
+        const identify = renderIdentify(event)
+        if (identify === undefined) return undefined
+        const whole = serialize(identify)
+        if (whole.bytes <= maxEventBytes) return { ...whole, event, identify: true }
+        const name = event.user.name
+        const cut = serialize({ ...identify, traits: { name: `${cutText(name, IDENTIFY_NAME_CUT)}…` } })
+        if (cut.bytes <= maxEventBytes && name.length > IDENTIFY_NAME_CUT) {
+          notes.push(
+            `the identify of ${userLabel(event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event: sent with traits.name cut from ${name.length} to ${IDENTIFY_NAME_CUT} characters`
+          )
+          return { ...cut, event, identify: true }
+        }
+        notes.push(
+          `the identify of ${userLabel(event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event even with traits.name cut: not sent (its events are)`
+        )
+        return undefined
+      }
 
       const makePlan = (events: ReadonlyArray<ExportEvent>): Plan => {
         const rejected: Array<RejectedEvent> = []
-        const items: Array<Item> = []
+        const notes: Array<string> = []
+        const requests: Array<Request> = []
+        // Each request is joined as soon as it is full, so only one request's message strings are alive
+        // at a time: fewer survivors for the young-generation collections that dominate this sink's GC.
+        const messages = packer<Message>(config.maxEventsPerRequest, config.maxBytesPerRequest, (group) => void requests.push(toRequest(group)))
         for (const event of events) {
-          const json = JSON.stringify(renderTrack(config, event))
-          const bytes = Buffer.byteLength(json)
+          const { json, bytes } = serialize(renderTrack(config, event))
           if (bytes > maxEventBytes) {
             rejected.push({
               event,
@@ -109,91 +288,195 @@ export const SegmentSink = defineSink({
             })
             continue
           }
-          if (config.identify && !identified.has(userKeyOf(event))) {
-            const identify = renderIdentify(event)
-            if (identify !== undefined) {
-              const identifyJson = JSON.stringify(identify)
-              const identifyBytes = Buffer.byteLength(identifyJson)
-              if (identifyBytes <= maxEventBytes) {
-                identified.add(userKeyOf(event))
-                items.push({ json: identifyJson, bytes: identifyBytes, event: undefined })
-              }
-            }
+          if (config.identify && event.user.keyId !== "" && firstOfUser(event)) {
+            const identify = identifyOf(event, notes)
+            if (identify !== undefined) messages.add(identify)
           }
-          items.push({ json, bytes, event })
+          messages.add({ json, bytes, event, identify: false })
         }
-        const requests = chunk(items, config.maxEventsPerRequest, config.maxBytesPerRequest).map(
-          (group): Request => ({ items: group, done: false, rejected: [] })
-        )
-        return { requests, rejected }
+        messages.end()
+        return { requests, rejected, notes }
       }
 
-      const post = (body: string) =>
+      const post = (body: string): Effect.Effect<Answer, SinkError> =>
         Effect.tryPromise({
           try: async (signal) => {
-            const response = await fetch(url, {
-              method: "POST",
-              headers: { authorization, "content-type": "application/json" },
-              body,
-              signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-            })
+            const response = await fetch(url, { method: "POST", headers: { authorization, "content-type": "application/json" }, body, signal })
             const text = await response.text()
             return { status: response.status, retryAfter: response.headers.get("retry-after"), text }
           },
           catch: (cause) => SinkError.transient(PLUGIN, `the request to ${url} failed: ${describe(cause)}`, { cause })
+        }).pipe(
+          // The deadline is a fiber timer: when it fires the fiber is interrupted, which aborts the fetch's
+          // signal. Not AbortSignal.timeout: on Node 20 its timer goes with the signal when that is
+          // collected, and a request to a silent endpoint then waits for undici's 5 minutes.
+          Effect.timeoutFail({
+            duration: config.requestTimeout,
+            onTimeout: () =>
+              SinkError.transient(PLUGIN, `${url} did not answer within ${Duration.format(config.requestTimeout)} (sink.requestTimeout)`)
+          })
+        )
+
+      const postPart = (part: Part): Effect.Effect<Answer, SinkError> =>
+        Effect.suspend(() => (refusedAll === undefined ? post(bodyOf(part)) : Effect.fail(refusedAll)))
+
+      /** The error of an answer that is neither a success nor a refusal of the content (400, 413). */
+      const failureOf = (answer: Answer): SinkError => {
+        const { status } = answer
+        const quoted = said(answer)
+        if (status === 401 || status === 403) {
+          return SinkError.fatal(
+            PLUGIN,
+            `Segment refused the write key (HTTP ${status} from ${url}): check sink.writeKey, it must be the write key of a Segment source of this workspace and region`
+          )
+        }
+        if (status === 404) return SinkError.fatal(PLUGIN, `${url} does not exist (HTTP 404): check sink.endpoint`)
+        if (status === 429) {
+          return SinkError.transient(PLUGIN, `Segment is rate limiting (HTTP 429 from ${url})`, { retryAfter: parseRetryAfter(answer.retryAfter) })
+        }
+        if (status === 408 || status >= 500) {
+          return SinkError.transient(PLUGIN, `Segment answered HTTP ${status} from ${url}${quoted === "" ? "" : `: ${quoted}`}`, {
+            retryAfter: parseRetryAfter(answer.retryAfter)
+          })
+        }
+        return SinkError.fatal(PLUGIN, `Segment answered HTTP ${status} from ${url}${quoted === "" ? "" : `: ${quoted}`}`)
+      }
+
+      /** The endpoint refused an empty batch (after refusing `refusal`, a request of events, when given). */
+      const refusedEverything = (empty: Answer, refusal?: Answer): SinkError => {
+        const quoted = said(empty)
+        const what =
+          refusal === undefined
+            ? `answers HTTP ${empty.status} to an empty batch`
+            : empty.status === refusal.status
+              ? `answers HTTP ${refusal.status} to whole requests and to an empty batch too`
+              : `answers HTTP ${refusal.status} to whole requests and HTTP ${empty.status} to an empty batch`
+        return SinkError.fatal(
+          PLUGIN,
+          `${url} ${what}${quoted === "" ? "" : ` (${quoted})`}, so the refusal is the endpoint's, not the events': check sink.endpoint, any proxy in front of it, and that the Segment source is enabled`
+        )
+      }
+
+      /**
+       * Whether the endpoint takes requests at all, asked with an empty batch (no event can be at fault in
+       * it). Refused: the endpoint refuses everything, and the sink stops instead of dead-lettering
+       * every event. Taken: the refused messages are at fault. The caller holds `verdict`.
+       */
+      const askEmpty = (refusal: Answer, evidence: { accepts: boolean }): Effect.Effect<void, SinkError> =>
+        Effect.gen(function* () {
+          if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
+          if (evidence.accepts) return
+          const answer = yield* post(envelope(""))
+          if (isOk(answer)) {
+            evidence.accepts = true
+            return
+          }
+          if (!isRefusal(answer)) return yield* Effect.fail(failureOf(answer))
+          refusedAll = refusedEverything(answer, refusal)
+          return yield* Effect.fail(refusedAll)
         })
 
-      /** Sends the items; on 400 splits them in halves until the refused events are isolated. */
-      const send = (items: ReadonlyArray<Item>): Effect.Effect<ReadonlyArray<RejectedEvent>, SinkError> =>
+      const refusedAlone = (part: Part, refusal: Answer): Effect.Effect<ReadonlyArray<RejectedEvent>> => {
+        const message = part.request.messages[part.from]!
+        const quoted = said(refusal)
+        const reason = `Segment refused the event: HTTP ${refusal.status}${quoted === "" ? "" : ` ${quoted}`}`
+        if (!message.identify) return Effect.succeed([{ event: message.event, reason }])
+        // Its event's track is delivered (or dead-lettered on its own): a dead letter for the identify
+        // would count a delivered event as not exported.
+        return Effect.logWarning(`sink ${PLUGIN}: ${reason.replace("the event", `the identify of ${userLabel(message.event)}`)}; its events are sent without it`).pipe(
+          Effect.as([])
+        )
+      }
+
+      const noteTooLarge = (parent: Part, answers: ReadonlyArray<Answer>, refusal: Answer): Effect.Effect<void> => {
+        if (warnedTooLarge || refusal.status !== 413 || !answers.some(isOk)) return Effect.void
+        warnedTooLarge = true
+        return Effect.logWarning(
+          `sink ${PLUGIN}: ${url} refused a request of ${Buffer.byteLength(bodyOf(parent))} bytes with HTTP 413 and took its halves: lower sink.maxBytesPerRequest (now ${config.maxBytesPerRequest}) to what the endpoint, or a proxy in front of it, accepts`
+        )
+      }
+
+      /** Sends the halves of a refused part; the halves refused in turn, with their answers. */
+      const sendHalves = (
+        part: Part,
+        refusal: Answer,
+        evidence: { accepts: boolean }
+      ): Effect.Effect<ReadonlyArray<readonly [Part, Answer]>, SinkError> =>
         Effect.gen(function* () {
-          const response = yield* post(bodyOf(items, new Date().toISOString()))
-          const { status } = response
-          const said = response.text.trim().slice(0, 300)
-          if (status >= 200 && status < 300) return []
-          if (status === 400 || status === 413) {
-            if (items.length === 1) {
-              const event = items[0]!.event
-              return event === undefined ? [] : [{ event, reason: `Segment refused the event: HTTP ${status}${said === "" ? "" : ` ${said}`}` }]
+          const parts = halves(part)
+          const answers = yield* Effect.forEach(parts, postPart, { concurrency: 2 })
+          const failure = answers.find((answer) => !isOk(answer) && !isRefusal(answer))
+          if (failure !== undefined) return yield* Effect.fail(failureOf(failure))
+          if (answers.some(isOk)) evidence.accepts = true
+          yield* noteTooLarge(part, answers, refusal)
+          return parts.flatMap((half, i) => (isOk(answers[i]!) ? [] : [[half, answers[i]!] as const]))
+        })
+
+      /**
+       * Finds what Segment refuses in a refused part by halving it, down to single messages, which are
+       * refused for good. A message is refused for good only once the endpoint took something in this
+       * request (a part, or an empty batch): until then the refusal may be the endpoint's.
+       */
+      const isolate = (part: Part, refusal: Answer, evidence: { accepts: boolean }): Effect.Effect<ReadonlyArray<RejectedEvent>, SinkError> =>
+        Effect.gen(function* () {
+          if (size(part) === 1) {
+            if (!evidence.accepts) yield* verdict.withPermits(1)(askEmpty(refusal, evidence))
+            return yield* refusedAlone(part, refusal)
+          }
+          const refused = yield* sendHalves(part, refusal, evidence)
+          const rejected = yield* Effect.forEach(refused, ([half, answer]) => isolate(half, answer, evidence), { concurrency: 2 })
+          return rejected.flat()
+        })
+
+      /**
+       * The first split of a refused request, one request at a time: when both halves are refused as
+       * the whole was, the endpoint is asked with an empty batch before anything else is sent, so an
+       * endpoint that refuses everything costs a handful of requests, not one per event.
+       */
+      const firstSplit = (part: Part, refusal: Answer, evidence: { accepts: boolean }) =>
+        verdict.withPermits(1)(
+          Effect.gen(function* () {
+            if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
+            if (size(part) === 1) {
+              yield* askEmpty(refusal, evidence)
+              return [[part, refusal] as const]
             }
-            const half = Math.ceil(items.length / 2)
-            const parts = yield* Effect.all([send(items.slice(0, half)), send(items.slice(half))], { concurrency: 2 })
-            return parts.flat()
-          }
-          if (status === 401 || status === 403) {
-            return yield* Effect.fail(
-              SinkError.fatal(PLUGIN, `Segment refused the write key (HTTP ${status} from ${url}): check sink.writeKey, it must be the write key of a Segment source of this workspace and region`)
-            )
-          }
-          if (status === 404) {
-            return yield* Effect.fail(SinkError.fatal(PLUGIN, `${url} does not exist (HTTP 404): check sink.endpoint`))
-          }
-          if (status === 429) {
-            return yield* Effect.fail(
-              SinkError.transient(PLUGIN, `Segment is rate limiting (HTTP 429 from ${url})`, { retryAfter: parseRetryAfter(response.retryAfter) })
-            )
-          }
-          if (status === 408 || status >= 500) {
-            return yield* Effect.fail(
-              SinkError.transient(PLUGIN, `Segment answered HTTP ${status} from ${url}${said === "" ? "" : `: ${said}`}`, {
-                retryAfter: parseRetryAfter(response.retryAfter)
-              })
-            )
-          }
-          return yield* Effect.fail(SinkError.fatal(PLUGIN, `Segment answered HTTP ${status} from ${url}${said === "" ? "" : `: ${said}`}`))
+            const refused = yield* sendHalves(part, refusal, evidence)
+            if (refused.length === 2 && refused.every(([, answer]) => answer.status === refusal.status)) yield* askEmpty(refusal, evidence)
+            return refused
+          })
+        )
+
+      /** Sends one request of a batch; the events Segment refused for good. */
+      const send = (request: Request): Effect.Effect<ReadonlyArray<RejectedEvent>, SinkError> =>
+        Effect.gen(function* () {
+          const whole: Part = { request, from: 0, to: request.messages.length }
+          const answer = yield* postPart(whole)
+          if (isOk(answer)) return []
+          if (!isRefusal(answer)) return yield* Effect.fail(failureOf(answer))
+          const evidence = { accepts: false }
+          const refused = yield* firstSplit(whole, answer, evidence)
+          const rejected = yield* Effect.forEach(refused, ([part, refusal]) => isolate(part, refusal, evidence), { concurrency: 2 })
+          return rejected.flat()
         })
 
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
+          if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
           const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          const plan = plans.get(key) ?? makePlan(batch.events)
+          let plan = plans.get(key)
+          if (plan === undefined) {
+            plan = makePlan(batch.events)
+            yield* Effect.forEach(plan.notes, (note) => Effect.logWarning(`sink ${PLUGIN}: ${note}`), { discard: true })
+          }
           plans.set(key, plan)
           const pending = plan.requests.filter((request) => !request.done)
           const results = yield* Effect.forEach(
             pending,
             (request) =>
               Effect.either(
-                send(request.items).pipe(
+                send(request).pipe(
                   Effect.tap((rejected) =>
                     Effect.sync(() => {
                       request.rejected = rejected
@@ -228,14 +511,13 @@ export const SegmentSink = defineSink({
         })
 
       const check = Effect.gen(function* () {
-        const response = yield* post(bodyOf([], new Date().toISOString()))
-        if (response.status >= 200 && response.status < 300) {
-          return [`${url} accepted an empty batch with the configured write key (HTTP ${response.status})`]
+        const answer = yield* post(envelope(""))
+        if (isOk(answer)) return [`${url} accepted an empty batch with the configured write key (HTTP ${answer.status})`]
+        if (isRefusal(answer)) return yield* Effect.fail(refusedEverything(answer))
+        if (answer.status === 401 || answer.status === 403) {
+          return yield* Effect.fail(SinkError.fatal(PLUGIN, `Segment refused the write key (HTTP ${answer.status} from ${url}): check sink.writeKey`))
         }
-        if (response.status === 401 || response.status === 403) {
-          return yield* Effect.fail(SinkError.fatal(PLUGIN, `Segment refused the write key (HTTP ${response.status} from ${url}): check sink.writeKey`))
-        }
-        return yield* Effect.fail(SinkError.transient(PLUGIN, `Segment answered HTTP ${response.status} from ${url}`))
+        return yield* Effect.fail(failureOf(answer))
       })
 
       const sink: Sink = { write, check }

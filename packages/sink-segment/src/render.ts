@@ -20,17 +20,11 @@ export interface SegmentMessage {
 export type RenderConfig = Pick<SegmentSinkConfig, "flagEventName" | "experimentViewed" | "identify">
 
 const library = { name: "featbit-export", version } as const
-
-/** Who the event is about: the FeatBit user key, or the distinct id when the key is empty. */
-const who = (event: ExportEvent): { userId: string } | { anonymousId: string } =>
-  event.user.keyId !== "" ? { userId: event.user.keyId } : { anonymousId: event.distinctId !== "" ? event.distinctId : event.id }
+const context = { library } as const
 
 /** A deterministic identify messageId: the same user of the same environment always gets the same one. */
 export const identifyMessageId = (envId: string, userKey: string): string =>
   `identify-${createHash("sha256").update(envId).update("\u0000").update(userKey).digest("hex").slice(0, 48)}`
-
-/** The key under which a user is identified once per run. */
-export const userKeyOf = (event: ExportEvent): string => `${event.envId}\u0000${event.user.keyId}`
 
 /** The `identify` for the event's user, or undefined when the event has no user key. */
 export const renderIdentify = (event: ExportEvent): SegmentMessage | undefined =>
@@ -42,50 +36,72 @@ export const renderIdentify = (event: ExportEvent): SegmentMessage | undefined =
         userId: event.user.keyId,
         traits: { name: event.user.name },
         timestamp: event.timestamp,
-        context: { library }
+        context
+      }
+
+/**
+ * A track with `userId`, or with `anonymousId` when the event has no user key. Written as two literals,
+ * not a spread: objects of one fixed shape serialize about a third faster, and the sink serializes every
+ * event it sends.
+ */
+const track = (event: ExportEvent, name: string, properties: Record<string, unknown>): SegmentMessage =>
+  event.user.keyId !== ""
+    ? { type: "track", messageId: event.id, userId: event.user.keyId, event: name, properties, timestamp: event.timestamp, context }
+    : {
+        type: "track",
+        messageId: event.id,
+        anonymousId: event.distinctId !== "" ? event.distinctId : event.id,
+        event: name,
+        properties,
+        timestamp: event.timestamp,
+        context
       }
 
 /** The `track` of one event. */
 export const renderTrack = (config: RenderConfig, event: ExportEvent): SegmentMessage => {
-  const common = { envId: event.envId, accountId: event.accountId, projectId: event.projectId, route: event.route }
   if (isFlagValue(event)) {
     const variationValue = event.properties["variationValue"]
-    const flag = {
-      flagKey: event.flagKey,
-      flagId: event.flagId,
-      variationId: event.variationId,
-      ...(variationValue === undefined ? {} : { variationValue }),
-      sendToExperiment: event.sendToExperiment,
-      ...common
-    }
-    const experiment = config.experimentViewed && event.sendToExperiment
-    return {
-      type: "track",
-      messageId: event.id,
-      ...who(event),
-      event: experiment ? "Experiment Viewed" : config.flagEventName,
-      properties: experiment
+    const flag =
+      variationValue === undefined
         ? {
-            experiment_id: event.flagKey,
-            experiment_name: event.flagKey,
-            variation_id: event.variationId,
-            variation_name: typeof variationValue === "string" ? variationValue : event.variationId,
-            ...flag
+            flagKey: event.flagKey,
+            flagId: event.flagId,
+            variationId: event.variationId,
+            sendToExperiment: event.sendToExperiment,
+            envId: event.envId,
+            accountId: event.accountId,
+            projectId: event.projectId,
+            route: event.route
           }
-        : flag,
-      timestamp: event.timestamp,
-      context: { library }
-    }
+        : {
+            flagKey: event.flagKey,
+            flagId: event.flagId,
+            variationId: event.variationId,
+            variationValue,
+            sendToExperiment: event.sendToExperiment,
+            envId: event.envId,
+            accountId: event.accountId,
+            projectId: event.projectId,
+            route: event.route
+          }
+    if (!(config.experimentViewed && event.sendToExperiment)) return track(event, config.flagEventName, flag)
+    return track(event, "Experiment Viewed", {
+      experiment_id: event.flagKey,
+      experiment_name: event.flagKey,
+      variation_id: event.variationId,
+      variation_name: typeof variationValue === "string" ? variationValue : event.variationId,
+      ...flag
+    })
   }
-  return {
-    type: "track",
-    messageId: event.id,
-    ...who(event),
-    event: event.eventName,
-    properties: { value: event.numericValue, type: event.event, applicationType: event.applicationType, ...common },
-    timestamp: event.timestamp,
-    context: { library }
-  }
+  return track(event, event.eventName, {
+    value: event.numericValue,
+    type: event.event,
+    applicationType: event.applicationType,
+    envId: event.envId,
+    accountId: event.accountId,
+    projectId: event.projectId,
+    route: event.route
+  })
 }
 
 /**

@@ -5,7 +5,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
-import { SegmentSink, parseRetryAfter } from "../src/index.js"
+import { captureLogs } from "@featbit-export/testkit"
+import { IDENTIFY_NAME_CUT, SegmentSink, parseRetryAfter } from "../src/index.js"
 import { WRITE_KEY, decodeConfig, flagEvent, metricEvent, run, sampleEvents, setup } from "./support.js"
 
 const failure = <A>(result: Either.Either<A, SinkError>): SinkError => {
@@ -66,6 +67,59 @@ describe("segment sink: requests", () => {
         expect(receiver.messageIds("track")).toEqual(["e1", "e2", "e3", "e4", "e5"])
       })
     )
+  })
+})
+
+describe("segment sink: an identify that cannot be sent as it is", () => {
+  const bigUser = (id: string, name: string) => metricEvent({ id, user: { keyId: "user-big", name } })
+
+  it("is sent with traits.name cut to its first 1,000 characters, once, and a warning says so", async () => {
+    const name = "N".repeat(40_000)
+    const logs = captureLogs()
+    await run(
+      Effect.gen(function* () {
+        const { receiver, sink } = yield* setup()
+        const result = yield* sink.write({ events: [bigUser("e1", name), bigUser("e2", name)], sequence: 0 })
+        expect(result.rejected).toEqual([])
+        expect(receiver.messageIds("track")).toEqual(["e1", "e2"])
+        const identifies = receiver.messages.filter((m) => m["type"] === "identify")
+        expect(identifies).toHaveLength(1)
+        expect(identifies[0]).toMatchObject({ userId: "user-big", traits: { name: `${"N".repeat(IDENTIFY_NAME_CUT)}…` } })
+      }).pipe(Effect.provide(logs.layer))
+    )
+    const warnings = logs.lines.filter((line) => line.includes("identify"))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^sink segment: the identify of user "user-big" of environment env-1 is \d+ bytes, over Segment's \d+ bytes per event: sent with traits\.name cut from 40000 to 1000 characters$/)
+  })
+
+  it("cuts a name of emoji without splitting one (the cut falls inside a pair here)", async () => {
+    await run(
+      Effect.gen(function* () {
+        const { receiver, sink } = yield* setup()
+        yield* sink.write({ events: [bigUser("e1", `a${"😀".repeat(20_000)}`)], sequence: 0 })
+        const cut = (receiver.messages.find((m) => m["type"] === "identify")!["traits"] as { name: string }).name
+        // 1,000 UTF-16 units would end in the middle of the 500th emoji: it is left out whole.
+        expect(cut).toBe(`a${"😀".repeat(IDENTIFY_NAME_CUT / 2 - 1)}…`)
+        expect(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(cut)).toBe(false)
+      })
+    )
+  })
+
+  it("refused alone by Segment, is reported in a warning and not dead-lettered: its event's track is delivered", async () => {
+    const logs = captureLogs()
+    await run(
+      Effect.gen(function* () {
+        const { receiver, sink } = yield* setup({}, { refuse: (item) => (item["type"] === "identify" && item["userId"] === "user-big" ? "bad traits" : undefined) })
+        const result = yield* sink.write({ events: [bigUser("e1", "Grace"), metricEvent({ id: "e2" })], sequence: 0 })
+        expect(result.rejected).toEqual([])
+        // The half without the refused identify is taken first; e1 once its identify is split off.
+        expect(receiver.messageIds("track")).toEqual(["e2", "e1"])
+        expect(receiver.messages.filter((m) => m["type"] === "identify").map((m) => m["userId"])).toEqual(["user-1"])
+      }).pipe(Effect.provide(logs.layer))
+    )
+    expect(logs.lines.filter((line) => line.includes("identify"))).toEqual([
+      `sink segment: Segment refused the identify of user "user-big" of environment env-1: HTTP 400 {"error":"batch[0]: bad traits"}; its events are sent without it`
+    ])
   })
 })
 

@@ -13,6 +13,13 @@ export type SegmentFault =
   | { readonly kind: "drop" }
   /** The request is processed and recorded, then the connection is destroyed: the sender never learns it. */
   | { readonly kind: "dropAfterAccept" }
+  /** The request is read and never answered; the connection stays open until the sender gives up or the receiver stops. */
+  | { readonly kind: "hang" }
+  /**
+   * Answered with this status and body (default `{"error":"refused"}`) without looking at it, as a proxy, a
+   * wrong endpoint or a disabled account does: nothing is recorded.
+   */
+  | { readonly kind: "status"; readonly status: number; readonly body?: string | undefined; readonly contentType?: string | undefined }
 
 export interface SegmentReceiverOptions {
   readonly writeKey: string
@@ -25,6 +32,8 @@ export interface SegmentReceiverOptions {
     readonly seed: number
     readonly kinds: ReadonlyArray<SegmentFault>
   }
+  /** A proxy's limit in front of the receiver: a request body over this many bytes is answered 413 and not looked at. */
+  readonly maxRequestBytes?: number
   /** A rule that refuses an item with 400 (the reason), as Segment does for invalid messages. */
   readonly refuse?: (item: Record<string, unknown>) => string | undefined
   /** Keep every accepted message (default true); false keeps only messageIds and counts (benchmarks). */
@@ -85,8 +94,9 @@ const types = new Set(["track", "identify", "page", "screen", "group", "alias"])
  * A local stand-in for Segment's `/v1/batch` that enforces the documented contract: HTTP Basic auth with
  * the write key (or `writeKey` in the body) else 401, JSON, at most 500 KB per request and 32 KB per
  * message else 400, every message with `type`, `userId` or `anonymousId`, and `messageId` else 400; more
- * than 2,500 messages are answered 200 and dropped, as Segment does. It plays scripted faults and counts
- * unique messageIds and duplicates. `GET /stats` returns the counters as JSON.
+ * than 2,500 messages are answered 200 and dropped, as Segment does. It plays scripted faults (429, 503,
+ * dropped connections, a request never answered, any status with any body) and counts unique messageIds
+ * and duplicates. `GET /stats` returns the counters as JSON.
  */
 export const startSegmentReceiver = async (options: SegmentReceiverOptions): Promise<SegmentReceiver> => {
   let writeKey = options.writeKey
@@ -205,9 +215,19 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
       const fault = nextFault()
       if (fault !== undefined) faults++
       if (fault?.kind === "drop") return void req.socket.destroy()
+      if (fault?.kind === "hang") return
+      if (fault?.kind === "status") {
+        statuses[fault.status] = (statuses[fault.status] ?? 0) + 1
+        res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" })
+        return void res.end(fault.body ?? JSON.stringify({ error: "refused" }))
+      }
       if (fault?.kind === "503") return answer(res, 503, { error: "service unavailable" })
       if (fault?.kind === "429") return answer(res, 429, { error: "rate limited" }, fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter })
-      const result = accept(req, Buffer.concat(chunks))
+      const raw = Buffer.concat(chunks)
+      if (options.maxRequestBytes !== undefined && raw.length > options.maxRequestBytes) {
+        return answer(res, 413, { error: `request of ${raw.length} bytes is over the proxy's ${options.maxRequestBytes}` })
+      }
+      const result = accept(req, raw)
       if (fault?.kind === "dropAfterAccept") return void req.socket.destroy()
       answer(res, result.status, result.body)
     })

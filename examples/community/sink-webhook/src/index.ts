@@ -56,7 +56,7 @@ export const makeWebhookSink = (config: WebhookSinkConfig): Sink => {
             "x-featbit-signature": signature(Redacted.value(config.secret), body),
             "idempotency-key": idempotencyKey(batch.events)
           },
-          signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)])
+          signal
         })
         await response.arrayBuffer().catch(() => undefined)
         return { ok: response.ok, status: response.status, retryAfter: response.headers.get("retry-after") }
@@ -64,6 +64,13 @@ export const makeWebhookSink = (config: WebhookSinkConfig): Sink => {
       // Never the URL's credentials or the secret: only what failed.
       catch: (cause) => SinkError.transient(PLUGIN, `the webhook could not be reached (${(cause as Error).name})`, { cause })
     }).pipe(
+      // The deadline is a fiber timer: when it fires the fiber is interrupted, which aborts the request's
+      // signal. Not AbortSignal.timeout: on Node 20 its timer goes with the signal when that is garbage
+      // collected, and a request to a webhook that never answers then waits for undici's 5 minutes.
+      Effect.timeoutFail({
+        duration: Duration.millis(config.timeoutMs),
+        onTimeout: () => SinkError.transient(PLUGIN, `the webhook did not answer within ${config.timeoutMs} ms (timeoutMs)`)
+      }),
       Effect.flatMap((result) => {
         if (result.ok) return Effect.succeed(accepted)
         const status = result.status

@@ -15,6 +15,8 @@ export interface Receiver {
   readonly faults: Array<{ status: number; retryAfter?: string }>
   /** Answers every request with this status from now on. */
   refuseWith: number | undefined
+  /** Leaves this many of the next requests unanswered (read, never answered; closed when the receiver stops). */
+  hang: number
 }
 
 /** A local webhook that checks signatures, in the current scope. */
@@ -28,7 +30,8 @@ export const makeReceiver = (secret: string): Effect.Effect<Receiver, never, Sco
         badSignatures: () => bad,
         idempotencyKeys: [],
         faults: [],
-        refuseWith: undefined
+        refuseWith: undefined,
+        hang: 0
       }
       const server = http.createServer((req, res) => {
         const chunks: Array<Buffer> = []
@@ -38,6 +41,10 @@ export const makeReceiver = (secret: string): Effect.Effect<Receiver, never, Sco
           if (req.headers["x-featbit-signature"] !== signature(secret, body)) {
             bad++
             res.writeHead(401).end()
+            return
+          }
+          if (receiver.hang > 0) {
+            receiver.hang--
             return
           }
           if (receiver.refuseWith !== undefined) return void res.writeHead(receiver.refuseWith).end()
@@ -53,7 +60,11 @@ export const makeReceiver = (secret: string): Effect.Effect<Receiver, never, Sco
         resume(Effect.succeed({ server, receiver: Object.assign(receiver, { url: `http://127.0.0.1:${port}/hook` }) }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
   ).pipe(Effect.map(({ receiver }) => receiver))
 
 export const secretOf = (text: string) => Redacted.make(text)
