@@ -156,18 +156,22 @@ try {
     const readRate = median(reads.map(rate))
     const sendRate = median(sends.map(rate))
     const ratio = pipelineRate / Math.min(readRate, sendRate)
+    // Reading and sending one after the other on one thread cannot beat 1 / (1/read + 1/send): the part of
+    // the ratio above that is what the pipeline overlaps (the store's or the destination's own waiting).
+    const oneThread = (readRate * sendRate) / (readRate + sendRate) / Math.min(readRate, sendRate)
     const result = {
       pair: `${sourceName} -> ${sinkName}`,
       eventsPerSecond: Math.round(pipelineRate),
       bareReadPerSecond: Math.round(readRate),
       bareSendPerSecond: Math.round(sendRate),
       ratio: Number(ratio.toFixed(2)),
+      oneThreadBound: Number(oneThread.toFixed(2)),
       requests: sink.count === undefined ? null : requests,
       peakRssMiB: median(runs.map((m) => m.rssMiB))
     }
     results.push(result)
     console.log(
-      `  ${result.pair.padEnd(24)} ${fmt(pipelineRate).padStart(7)} ev/s; bare read ${fmt(readRate)}, bare send ${fmt(sendRate)}: ratio ${ratio.toFixed(2)} (aim >= 0.6)` +
+      `  ${result.pair.padEnd(24)} ${fmt(pipelineRate).padStart(7)} ev/s; bare read ${fmt(readRate)}, bare send ${fmt(sendRate)}: ratio ${ratio.toFixed(2)} (aim >= 0.6; read then send on one thread: ${oneThread.toFixed(2)})` +
         `${result.requests === null ? "" : `; ${fmt(result.requests)} requests`}; peak RSS ${result.peakRssMiB} MiB`
     )
   }
