@@ -1,6 +1,8 @@
 import { type FeatBitRow, type Source, Timestamp } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import { describe, expect, it } from "vitest"
 import { captureLogs } from "./captureLogs.js"
@@ -23,7 +25,8 @@ export interface LiveHarness {
   readonly fresh: () => Promise<LiveStore>
 }
 
-const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>) => Effect.runPromise(Effect.scoped(effect))
+// Info lines (every late row found) would bury the test report; warnings stay, and are what a test captures.
+const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>) => Effect.runPromise(Effect.scoped(effect).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const idsOf = (rows: ReadonlyArray<{ readonly id: string }>) => rows.map((row) => row.id)
 
