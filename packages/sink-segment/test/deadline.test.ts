@@ -5,7 +5,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
-import { collectingGarbage, flagEvent, run, setup } from "./support.js"
+import { collectingGarbage } from "@featbit-export/testkit"
+import { flagEvent, run, setup } from "./support.js"
 
 const TIMEOUT_MS = 500
 /** Time for the transient error to surface past the deadline, on a busy two-core machine. */

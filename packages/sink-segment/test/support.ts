@@ -1,5 +1,3 @@
-import * as v8 from "node:v8"
-import * as vm from "node:vm"
 import { type ExportEvent, type Sink, decodeFeatBitRow, ExportEvent as ExportEventSchema } from "@featbit-export/core"
 import { type SegmentReceiver, type SegmentReceiverOptions, segmentReceiver } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
@@ -30,25 +28,6 @@ export const setup = (
     })
     return { receiver, sink }
   })
-
-/**
- * Forces a full garbage collection every `everyMs` while the scope is open, in this process (no
- * `--expose-gc` needed); returns how many ran, so a test can show they did.
- */
-export const collectingGarbage = (everyMs: number): Effect.Effect<() => number, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      v8.setFlagsFromString("--expose-gc")
-      const gc = vm.runInNewContext("gc") as () => void
-      let runs = 0
-      const timer = setInterval(() => {
-        gc()
-        runs++
-      }, everyMs)
-      return { timer, count: () => runs }
-    }),
-    ({ timer }) => Effect.sync(() => clearInterval(timer))
-  ).pipe(Effect.map(({ count }) => count))
 
 export const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(effect))
 

@@ -17,6 +17,8 @@ export * from "./eventhub/index.js"
 export * from "./traffic/index.js"
 /** Runs a pipeline in follow mode until a condition holds, then stops it gracefully. */
 export * from "./runFollowing.js"
+/** Forced garbage collections while a test runs, for tests of deadlines. */
+export * from "./collectingGarbage.js"
 /** Collects what a pipeline logs. */
 export * from "./captureLogs.js"
 /** A store in memory behind core's StoreReader, with a clock the test sets. */

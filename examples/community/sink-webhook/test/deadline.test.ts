@@ -1,8 +1,6 @@
-import * as v8 from "node:v8"
-import * as vm from "node:vm"
 import { type ExportEvent, type SinkError, decodeFeatBitRow } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
-import { makeMemorySource, makeTestStores, runOnce } from "@featbit-export/testkit"
+import { collectingGarbage, makeMemorySource, makeTestStores, runOnce } from "@featbit-export/testkit"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,22 +12,6 @@ import { makeReceiver, secretOf } from "./receiver.js"
 const TIMEOUT_MS = 500
 /** Time for the transient error to surface past the deadline, on a busy two-core machine. */
 const MARGIN_MS = 2_000
-
-/** A full garbage collection every `everyMs` while the scope is open (no --expose-gc needed); how many ran. */
-const collectingGarbage = (everyMs: number): Effect.Effect<() => number, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      v8.setFlagsFromString("--expose-gc")
-      const gc = vm.runInNewContext("gc") as () => void
-      let runs = 0
-      const timer = setInterval(() => {
-        gc()
-        runs++
-      }, everyMs)
-      return { timer, count: () => runs }
-    }),
-    ({ timer }) => Effect.sync(() => clearInterval(timer))
-  ).pipe(Effect.map(({ count }) => count))
 
 const events = (count: number): Array<ExportEvent> =>
   [...generateRows({ count, seed: 4 })].flatMap((row) => Either.match(decodeFeatBitRow(row), { onLeft: () => [], onRight: (e) => [e] }))
