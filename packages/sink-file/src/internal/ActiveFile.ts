@@ -104,6 +104,24 @@ const exists = async (file: string): Promise<boolean> => {
 }
 
 /**
+ * Fails unless `file` is still the file `handle` writes to. Deleted or replaced under the sink (by a person, a
+ * cleanup job, an outside log rotation), the open handle keeps writing into a file nobody can find, and every
+ * batch would be acknowledged as exported while existing nowhere.
+ */
+const checkStillThere = async (file: string, handle: fs.FileHandle): Promise<void> => {
+  const ours = await handle.stat()
+  let theirs: { dev: number; ino: number } | undefined
+  try {
+    theirs = await fs.stat(file)
+  } catch (cause) {
+    if (codeOf(cause) !== "ENOENT") throw cause
+  }
+  if (theirs === undefined || theirs.ino !== ours.ino || theirs.dev !== ours.dev) {
+    throw Object.assign(new Error(`${file} vanished`), { code: theirs === undefined ? "EVANISHED" : "EREPLACED" })
+  }
+}
+
+/**
  * Opens `file` for appending (creating its folders) in the scope, and closes it when the scope closes.
  *
  * Every batch ends with "\n" and is acknowledged only after fsync, so bytes after the last "\n" can only
@@ -198,6 +216,7 @@ export const open = (file: string, maxBytes: number | undefined): Effect.Effect<
             written += (await target.write(bytes, written, bytes.length - written, null)).bytesWritten
           }
           await target.sync()
+          await checkStillThere(file, target)
         })
         goodSize = size + bytes.length
         dirty = false

@@ -26,6 +26,16 @@ const diagnoses: Record<string, (subject: string) => Diagnosis> = {
   ESTALE: () => ({ retryable: true, reason: "the network file system lost track of the file; the batch is retried" }),
   // The folder was removed while the sink ran: the next attempt creates it again.
   ENOENT: () => ({ retryable: true, reason: "the folder disappeared while writing; it is created again and the batch retried" }),
+  EVANISHED: () => ({
+    retryable: false,
+    reason:
+      "the file was deleted while the pipeline wrote to it; the batch was not acknowledged and nothing after the last checkpoint is lost, but what was written to it is gone: run again to go on in a new file (to keep files small, set maxBytes and let the sink rotate them)"
+  }),
+  EREPLACED: () => ({
+    retryable: false,
+    reason:
+      "another file took its place while the pipeline wrote to it (moved away, or rotated by another program); the batch was not acknowledged, and the events written since the file was moved are in the moved file: run again to go on (to rotate files, set maxBytes and let the sink do it)"
+  }),
   EACCES: () => ({ retryable: false, reason: "permission denied; make the folder writable or choose another path" }),
   EPERM: () => ({ retryable: false, reason: "operation not permitted; make the folder writable or choose another path" }),
   EROFS: () => ({ retryable: false, reason: "the file system is read-only; choose a path on a writable file system" }),
