@@ -106,13 +106,26 @@ export const run = (
         return Effect.logWarning(`${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}; retrying`)
       })
 
+    /**
+     * A passing failure that outlived the retries: its message says so, so that the last line a person reads
+     * is not one that promises another attempt.
+     */
+    const givenUp = <E extends SourceError | SinkError>(error: E): E =>
+      (error.retryable
+        ? new (error.constructor as new (fields: object) => E)({
+            ...error,
+            message: `${error.message}; gave up: the retries are used up (retry.maxRetries is ${options.retry.maxRetries})`
+          })
+        : error)
+
     /** Pages after the committed cursor; a transient read failure resumes after the last page read. */
     const pages = (): Stream.Stream<SourcePage, SourceError> => {
       let lastRead = { cursor: committed?.cursor, state: committed?.state }
       return Stream.suspend(() => options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })).pipe(
         Stream.tap((page) => Effect.sync(() => void (lastRead = { cursor: page.cursor, state: page.state }))),
         Stream.tapError(noteRetry),
-        Stream.retry(retrySchedule<SourceError>(options.retry))
+        Stream.retry(retrySchedule<SourceError>(options.retry)),
+        Stream.mapError(givenUp)
       )
     }
 
@@ -125,6 +138,7 @@ export const run = (
               options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
                 Effect.tapError(noteRetry),
                 Effect.retry(retrySchedule<SinkError>(options.retry)),
+                Effect.mapError(givenUp),
                 Effect.map((result) => ({ page, result }))
               ),
             () => Effect.sync(() => void (progress.writing -= 1))

@@ -108,6 +108,17 @@ describe("Pipeline.run", () => {
     expect(Either.isLeft(result)).toBe(true)
     expect(sink.attempts()).toBe(6) // the first attempt and fastRetry's 5 retries
     expect(stores.saves).toEqual([])
+    // The last word says the retries are over, and still names the cause.
+    const error = Either.isLeft(result) ? result.left : undefined
+    expect(error?.message).toBe("pipeline test: sink recording: destination busy (injected); gave up: the retries are used up (retry.maxRetries is 5)")
+    expect(error?.reason._tag).toBe("SinkError")
+  })
+
+  it("says the retries are used up when a read keeps failing too", async () => {
+    const source = makeMemorySource(rowsOf(10))
+    source.failReads(20, transientReadError())
+    const result = await run(Effect.either(runOnce(source, makeRecordingSink(), makeTestStores())))
+    expect(Either.isLeft(result) ? result.left.message : "").toMatch(/connection reset \(injected\); gave up: the retries are used up \(retry\.maxRetries is 5\)$/)
   })
 
   it("resumes a failed read after the last page read, without repeating or losing rows", async () => {
