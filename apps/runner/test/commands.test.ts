@@ -127,6 +127,23 @@ describe("run output", () => {
     expect(fs.existsSync(path.join(dir, ".featbit-export", "gen.dead-letter.ndjson"))).toBe(false)
   })
 
+  it("ends a failure that outlived its retries with one error naming the cause, and no runtime noise even in debug logs", async () => {
+    const dir = tempDir()
+    writeFile(
+      dir,
+      "pipeline.yaml",
+      'pipelines:\n  - name: gen\n    source: { type: clickhouse, url: "http://127.0.0.1:1" }\n    sink: { type: file, path: out.ndjson }\n    retry: { initialDelay: 10ms, maxDelay: 20ms, maxRetries: 2 }\n'
+    )
+    const result = await cli(["run", "pipeline.yaml", "--once"], { cwd: dir, env: { FEATBIT_EXPORT_LOG_LEVEL: "debug" } })
+    expect(result.code).toBe(1)
+    const records = jsonLines(result.stderr)
+    expect(records.filter((record) => record["level"] === "warn")).toHaveLength(2)
+    expect(records.find((record) => record["level"] === "error")?.["message"]).toMatch(
+      /^pipeline gen: source clickhouse: cannot connect to ClickHouse at http:\/\/127\.0\.0\.1:1 while reading the server's clock: connection refused \(is the server running\?\); gave up: the retries are used up \(retry\.maxRetries is 2\)$/
+    )
+    expect(result.stderr).not.toContain("Fiber terminated")
+  })
+
   const hasScript = spawnSync("script", ["--version"]).status === 0
   it.runIf(hasScript)("is a progress line and readable sentences on a terminal", async () => {
     const dir = tempDir()

@@ -3,6 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Stream from "effect/Stream"
 import { CHECKPOINT_VERSION, type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
 import * as Cursor from "./Cursor.js"
@@ -106,6 +108,12 @@ export const run = (
         return Effect.logWarning(`${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}; retrying`)
       })
 
+    /** The retry policy, telling of each retry it grants (and only of those: the last failure is no retry). */
+    const retrying = <E extends SourceError | SinkError>() =>
+      retrySchedule<E>(options.retry).pipe(
+        Schedule.onDecision((error: E, decision) => (ScheduleDecision.isContinue(decision) ? noteRetry(error) : Effect.void))
+      )
+
     /**
      * A passing failure that outlived the retries: its message says so, so that the last line a person reads
      * is not one that promises another attempt.
@@ -123,8 +131,7 @@ export const run = (
       let lastRead = { cursor: committed?.cursor, state: committed?.state }
       return Stream.suspend(() => options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })).pipe(
         Stream.tap((page) => Effect.sync(() => void (lastRead = { cursor: page.cursor, state: page.state }))),
-        Stream.tapError(noteRetry),
-        Stream.retry(retrySchedule<SourceError>(options.retry)),
+        Stream.retry(retrying<SourceError>()),
         Stream.mapError(givenUp)
       )
     }
@@ -136,8 +143,7 @@ export const run = (
             Effect.sync(() => void (progress.writing += 1)),
             () =>
               options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
-                Effect.tapError(noteRetry),
-                Effect.retry(retrySchedule<SinkError>(options.retry)),
+                Effect.retry(retrying<SinkError>()),
                 Effect.mapError(givenUp),
                 Effect.map((result) => ({ page, result }))
               ),
@@ -233,6 +239,9 @@ export const run = (
     }
   }).pipe(
     Effect.tapError(() => Effect.sync(() => options.progress && (options.progress.state = "failed"))),
+    // The stream's internal fibers (read-ahead, concurrent writes) end with the failure the pipeline reports
+    // itself; Effect would also log each as "Fiber terminated with an unhandled error", once per retry.
+    Effect.withUnhandledErrorLogLevel(Option.none()),
     Effect.annotateLogs("pipeline", options.name)
   )
 
