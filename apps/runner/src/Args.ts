@@ -90,3 +90,59 @@ Usage:
 
 Exit codes: 0 done, 1 a pipeline or a connection failed, 2 invalid configuration or command line.
 `
+
+/** `featbit-export <command> --help`: what one command does and takes. */
+export const commandUsage: Readonly<Record<string, string>> = {
+  run: `featbit-export run <file> [--once] [--pipeline NAME]... [--state-dir DIR]
+
+Runs the pipelines of a file side by side. Each reads its source after its committed cursor, writes to its
+sink, and commits the cursor once the sink has acknowledged a batch. It follows new events until stopped:
+the first Ctrl-C (or SIGTERM) finishes the batches in flight, commits them and exits 0; a second abandons them
+(they are delivered again next time).
+
+  --once              catch up to the horizon (the store's clock minus lag) and exit
+  --pipeline NAME     run only this pipeline (repeat for several)
+  --state-dir DIR     keep checkpoints and dead letters here instead of the file's state folder
+
+On a terminal it shows a progress line; otherwise one JSON record per line on stderr.
+Exit codes: 0 done or stopped, 1 a pipeline failed, 2 invalid configuration or command line.
+`,
+  validate: `featbit-export validate <file>
+
+Decodes the pipeline file without connecting anywhere, and prints its pipelines with every default filled in
+and every secret redacted. Each mistake is reported with its file, line, column and key.
+
+Exit codes: 0 valid, 2 invalid.
+`,
+  check: `featbit-export check <file> [--pipeline NAME]...
+
+Connects to every source and sink of the file (or of the named pipelines) and says what works (the server, the
+credentials, the table, the index) and what to fix. Reads and writes nothing but probes.
+
+Exit codes: 0 everything works, 1 something does not, 2 invalid configuration.
+`,
+  preview: `featbit-export preview <file> [--pipeline NAME] [--limit N]
+
+Prints the next N events (default 10) of a pipeline on stdout as NDJSON, as its sink would receive them,
+starting after the committed cursor. Writes nothing and commits nothing.
+
+Exit codes: 0 done, 1 the source failed, 2 invalid configuration.
+`,
+  checkpoints: `featbit-export checkpoints <file> [--pipeline NAME]... [--reset] [--all]
+
+Shows each pipeline's committed cursor and totals. --reset forgets a checkpoint, so the next run starts from
+startAt (or the oldest row): it needs --pipeline NAME, or --all for every pipeline of the file.
+
+Exit codes: 0 done, 1 a checkpoint could not be read or removed, 2 invalid configuration or command line.
+`,
+  schema: `featbit-export schema [--out FILE]
+
+Writes the JSON Schema of pipeline files (stdout, or FILE), for editors: add
+# yaml-language-server: $schema=<FILE> at the top of a pipeline file.
+`,
+  plugin: `featbit-export plugin new sink <name> [--dir DIR]
+
+Writes a working sink plugin package to start from: its config schema, a README, and the test kit's
+conformance suite already passing. Use it in a pipeline file with sink: { use: "<package name>", ... }.
+`
+}
