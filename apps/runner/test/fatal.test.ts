@@ -114,7 +114,9 @@ describe("a sink failing in the middle of a run", () => {
     // The first attempt and maxRetries retries.
     expect(log.attempts.filter((sequence) => sequence === 2)).toHaveLength(4)
     const errors = jsonLines(result.stderr).filter((record) => record["level"] === "error")
-    expect(errors.map((r) => r["message"])).toEqual(["pipeline vaulted: sink vault: the destination is busy (503)"])
+    expect(errors.map((r) => r["message"])).toEqual([
+      "pipeline vaulted: sink vault: the destination is busy (503); gave up: the retries are used up (retry.maxRetries is 3)"
+    ])
     expect(readCheckpoint(dir, "vaulted")?.exported).toBe(2000)
   })
 })
