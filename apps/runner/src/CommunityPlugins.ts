@@ -1,8 +1,7 @@
 import { createRequire } from "node:module"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { type AnySinkPlugin, type AnySourcePlugin, CONTRACT_VERSION, ConfigError, type ConfigIssue, type PipelineFile } from "@featbit-export/core"
+import { type AnySinkPlugin, type AnySourcePlugin, CONTRACT_VERSION, ConfigError, type ConfigIssue, PipelineFile } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
@@ -113,7 +112,7 @@ const loadPlugin = async (dir: string, key: UseKey, registry: PipelineFile.Plugi
 export const communityRegistry = (file: string | undefined, registry: PipelineFile.PluginRegistry): Effect.Effect<PipelineFile.PluginRegistry, ConfigError> =>
   Effect.gen(function* () {
     if (file === undefined) return registry
-    const text = yield* Effect.promise(() => fs.readFile(file, "utf8").catch(() => undefined))
+    const text = yield* PipelineFile.readText(file).pipe(Effect.orElseSucceed(() => undefined))
     if (text === undefined) return registry
     const { keys, issues } = findUseKeys(text)
     const dir = path.dirname(path.resolve(file))

@@ -1,35 +1,29 @@
 import { ConfigError, type PipelineFile, type Sink, type SinkError, type Source, type SourceError } from "@featbit-export/core"
 import { PipelineFile as Files } from "@featbit-export/core"
-import * as fs from "node:fs/promises"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import type { Args } from "./Args.js"
 import { rewriteUse } from "./CommunityPlugins.js"
+import { learnSecrets } from "./Output.js"
 import { findSink, findSource } from "./Plugins.js"
 
-/** Loads the file named on the command line. */
+/** Loads the file named on the command line; from then on, its secrets are scrubbed from all output. */
 export const loadFile = (args: Args, registry: PipelineFile.PluginRegistry): Effect.Effect<PipelineFile.PipelineFile, ConfigError> =>
   args.file === undefined
     ? Effect.fail(new ConfigError({ file: "command line", issues: [{ path: [], message: `${args.command} needs a pipeline file: featbit-export ${args.command} <file>` }] }))
-    : loadWithUse(args.file, registry, args.stateDir)
+    : loadWithUse(args.file, registry, args.stateDir).pipe(Effect.tap(learnSecrets))
 
 /** `PipelineFile.load`, with `use:` keys (community plugins, already in `registry`) read as `type:`. */
 const loadWithUse = (file: string, registry: PipelineFile.PluginRegistry, stateDir: string | undefined): Effect.Effect<PipelineFile.PipelineFile, ConfigError> =>
-  Effect.tryPromise({
-    try: () => fs.readFile(file, "utf8"),
-    catch: () => undefined
-  }).pipe(
-    Effect.matchEffect({
-      // Unreadable: let `load` report it in its own words.
-      onFailure: () => Files.load(file, registry, { stateDir }),
-      onSuccess: (text) => {
-        const { text: rewritten, mapIssues } = rewriteUse(text)
-        return Either.match(Files.parse(rewritten, file, registry, { stateDir }), {
-          onLeft: (error) => Effect.fail(new ConfigError({ file: error.file, issues: mapIssues(error.issues) })),
-          onRight: Effect.succeed
-        })
-      }
+  // `readText` refuses a folder, a huge or binary file before anything parses it.
+  Files.readText(file).pipe(
+    Effect.flatMap((text) => {
+      const { text: rewritten, mapIssues } = rewriteUse(text)
+      return Either.match(Files.parse(rewritten, file, registry, { stateDir }), {
+        onLeft: (error) => Effect.fail(new ConfigError({ file: error.file, issues: mapIssues(error.issues) })),
+        onRight: Effect.succeed
+      })
     })
   )
 

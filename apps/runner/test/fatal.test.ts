@@ -70,7 +70,7 @@ describe("a sink failing in the middle of a run", () => {
   const pipeline = () => `pipelines:
   - name: vaulted
     source: { type: generate, count: 5000, seed: 3 }
-    sink: { type: vault, writeKey: "k" }
+    sink: { type: vault, writeKey: "vault-key-1" }
     batch: { size: 1000, inFlight: 1 }
     retry: { initialDelay: 1ms, maxDelay: 5ms, maxRetries: 3 }
 `

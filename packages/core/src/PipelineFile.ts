@@ -4,14 +4,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
 import { type ConfigIssue, ConfigError } from "./Errors.js"
+import { errorText } from "./internal/files.js"
 import { interpolate } from "./Interpolate.js"
+import { schemaIssues as describeIssues } from "./internal/schemaMessages.js"
+import { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_ISSUES, checkStructure, checkText, decodeFile, parseDocument, tooLarge } from "./internal/yamlLimits.js"
 import type { AnySinkPlugin, AnySourcePlugin } from "./Plugin.js"
 import { RetryPolicy, defaultRetryPolicy } from "./Retry.js"
-import { DurationSetting, PositiveInt } from "./Settings.js"
+import { DurationSetting, NonNegativeInt, PositiveInt, atMost, durationAtLeast, showValue } from "./Settings.js"
+import { MAX_BATCH_SIZE } from "./SourceFilters.js"
 
 /** The plugins a pipeline file may use. */
 export interface PluginRegistry {
@@ -25,19 +29,31 @@ export const PipelineName = Schema.String.pipe(
   })
 )
 
+/** Batches written at once at most: each holds up to `batch.size` events in memory until it is acknowledged. */
+export const MAX_IN_FLIGHT = 64
+
+/** The shortest `pollInterval`: shorter, a caught-up pipeline queries its store more than ten times a second. */
+export const MIN_POLL_INTERVAL = Duration.millis(100)
+
 const BatchSettings = Schema.Struct({
   // 5,000: reading FeatBit's ClickHouse in pages of 1k rows runs at half the rate of 5k or 10k (measured in
   // the source's benchmark), and 5k holds half the memory of 10k. Sinks split batches to their own limits.
-  size: Schema.optionalWith(PositiveInt, { default: () => 5000, exact: true }).annotations({
-    description: "Rows per page read from the source, and so events per batch (default 5000)"
+  size: Schema.optionalWith(
+    PositiveInt.pipe(atMost(MAX_BATCH_SIZE, `a page is read and held in memory whole; write at most ${MAX_BATCH_SIZE} rows (default 5000)`)),
+    { default: () => 5000, exact: true }
+  ).annotations({
+    description: `Rows per page read from the source, and so events per batch (default 5000, at most ${MAX_BATCH_SIZE})`
   }),
-  inFlight: Schema.optionalWith(PositiveInt, { default: () => 4, exact: true }).annotations({
-    description: "Batches written at once, if the sink allows it (default 4)"
+  inFlight: Schema.optionalWith(
+    PositiveInt.pipe(atMost(MAX_IN_FLIGHT, `each batch in flight is held in memory until the sink acknowledges it; write at most ${MAX_IN_FLIGHT} (default 4)`)),
+    { default: () => 4, exact: true }
+  ).annotations({
+    description: `Batches written at once, if the sink allows it (default 4, at most ${MAX_IN_FLIGHT})`
   })
 })
 
 const DeadLetterSettings = Schema.Struct({
-  max: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 1000, exact: true }).annotations({
+  max: Schema.optionalWith(NonNegativeInt, { default: () => 1000, exact: true }).annotations({
     description: "Most rows of the last `window` that may be dead-lettered; one more stops the pipeline before the batch is committed (default 1000)"
   }),
   window: Schema.optionalWith(PositiveInt, { default: () => 10_000, exact: true }).annotations({
@@ -46,6 +62,10 @@ const DeadLetterSettings = Schema.Struct({
 }).annotations({
   description: "A limit on dead letters: when a destination refuses everything, stop with a sentence instead of dead-lettering the whole export"
 })
+
+const PollInterval = DurationSetting.pipe(
+  durationAtLeast(MIN_POLL_INTERVAL, "a pipeline that has caught up would query its source more than 10 times a second; write 100ms or more (default 5s)")
+)
 
 /** The keys every pipeline has, whatever its source and sink. */
 export const pipelineSettings = {
@@ -56,8 +76,8 @@ export const pipelineSettings = {
   mode: Schema.optionalWith(Schema.Literal("follow", "once"), { default: () => "follow" as const, exact: true }).annotations({
     description: "follow: keep polling for new events (default); once: catch up and stop"
   }),
-  pollInterval: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(5), exact: true }).annotations({
-    description: "In follow mode, the wait between two reads once caught up (default 5s)"
+  pollInterval: Schema.optionalWith(PollInterval, { default: () => Duration.seconds(5), exact: true }).annotations({
+    description: "In follow mode, the wait between two reads once caught up: a duration with a unit, at least 100ms (default 5s)"
   })
 }
 
@@ -220,31 +240,38 @@ const interpolateDocument = (
 const startsWith = (path: ReadonlyArray<PropertyKey>, prefix: ReadonlyArray<PropertyKey>) =>
   prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i]))
 
+/** Where a plugin's `type` is written: `pipelines[i].source.type` or `pipelines[i].sink.type`. */
+const pluginRole = (path: ReadonlyArray<PropertyKey>): "source" | "sink" | undefined =>
+  path.length === 4 && path[0] === "pipelines" && (path[2] === "source" || path[2] === "sink") && path[3] === "type" ? path[2] : undefined
+
+const clip = (message: string): string => (message.length > 500 ? `${message.slice(0, 497)}...` : message)
+
 const schemaIssues = (
   error: ParseResult.ParseError,
   doc: YAML.Document,
   lines: YAML.LineCounter,
-  fromEnv: Set<YAML.Node>
-): Array<ConfigIssue> => {
-  const all = ParseResult.ArrayFormatter.formatErrorSync(error)
-  // An optional key is `T | undefined` to the schema: a wrong value there also yields "Expected undefined"
-  // issues at the key and its parent, which only repeat the real one.
-  const useful = all.filter(
-    (issue) => !(issue.message.startsWith("Expected undefined") && all.some((other) => other !== issue && startsWith(other.path, issue.path) && !other.message.startsWith("Expected undefined")))
-  )
-  return useful.map((issue) => {
-    const node = locate(doc, issue.path, issue._tag === "Unexpected")
+  fromEnv: Set<YAML.Node>,
+  plugins: PluginRegistry
+): Array<ConfigIssue> =>
+  describeIssues(error.issue).map((issue) => {
+    const node = locate(doc, issue.path, issue.tag === "Unexpected")
     const keyName = String(issue.path[issue.path.length - 1] ?? "")
     // Never echo a value that may be a secret: one from the environment, one under a secret-looking key, or
-    // a whole block (which may hold either).
-    const hideValue = (node !== undefined && (fromEnv.has(node) || YAML.isCollection(node))) || secretKey.test(keyName)
-    let message = issue.message
-    if (issue._tag === "Unexpected") message = `unknown key; ${message.replace(/^is unexpected, expected:/, "expected one of:")}`
-    if (issue._tag === "Missing") message = "is required but missing"
-    if (hideValue) message = message.replace(/, actual [\s\S]*$/, " (the value is not shown)")
-    return { path: issue.path as Path, message, ...position(lines, node) }
+    // a whole block (which may hold either) quoted by a plugin's own message.
+    const hideValue = (node !== undefined && (fromEnv.has(node) || (issue.custom && YAML.isCollection(node)))) || secretKey.test(keyName)
+    let message = hideValue ? issue.hidden : issue.message
+    const role = pluginRole(issue.path)
+    if (role !== undefined) {
+      // The type decides which keys are allowed: say which types there are, not the union's AST.
+      const known = (role === "source" ? plugins.sources : plugins.sinks).map((plugin) => JSON.stringify(plugin.type)).join(", ")
+      const given = YAML.isScalar(node) && !hideValue ? `${showValue(node.value)} is not a ${role} type` : `not a ${role} type`
+      message =
+        issue.tag === "Missing"
+          ? `is required: it says which ${role} this is, one of: ${known}`
+          : `${given}; the known types are: ${known} (a community plugin is named with use: <npm package>)`
+    }
+    return { path: issue.path as Path, message: clip(message), ...position(lines, node) }
   })
-}
 
 /** The plugins' own checks across keys (`configIssues`), with paths from the top of the file. */
 const pluginIssues = (pipelines: ReadonlyArray<PipelineConfig>, plugins: PluginRegistry): Array<ConfigIssue> =>
@@ -252,9 +279,137 @@ const pluginIssues = (pipelines: ReadonlyArray<PipelineConfig>, plugins: PluginR
     (["source", "sink"] as const).flatMap((role) => {
       const config = pipeline[role]
       const plugin = (role === "source" ? plugins.sources : plugins.sinks).find((candidate) => candidate.type === config.type)
-      return (plugin?.configIssues?.(config) ?? []).map((issue) => ({ path: ["pipelines", index, role, ...issue.path], message: issue.message }))
+      return (plugin?.configIssues?.(config) ?? []).map((issue) => ({ path: ["pipelines", index, role, ...issue.path], message: clip(issue.message) }))
     })
   )
+
+/**
+ * What the plugins say their pipelines use exclusively (`resources`), claimed by one pipeline only: two
+ * pipelines appending to one file would interleave their batches and rotate each other's files.
+ */
+const resourceIssues = (
+  pipelines: ReadonlyArray<PipelineConfig>,
+  plugins: PluginRegistry,
+  baseDir: string,
+  doc: YAML.Document,
+  lines: YAML.LineCounter,
+  fromEnv: Set<YAML.Node>
+): Array<ConfigIssue> => {
+  const claimed = new Map<string, { readonly index: number; readonly name: string }>()
+  const issues: Array<ConfigIssue> = []
+  pipelines.forEach((pipeline, index) => {
+    for (const role of ["source", "sink"] as const) {
+      const config = pipeline[role]
+      const plugin = (role === "source" ? plugins.sources : plugins.sinks).find((candidate) => candidate.type === config.type)
+      for (const resource of plugin?.resources?.(config, { pipeline: pipeline.name, baseDir }) ?? []) {
+        const key = `${resource.kind}\u0000${resource.id}`
+        const first = claimed.get(key)
+        if (first === undefined) {
+          claimed.set(key, { index, name: pipeline.name })
+          continue
+        }
+        const at = ["pipelines", index, role, ...resource.path]
+        const node = locate(doc, at, false)
+        const label = node !== undefined && fromEnv.has(node) ? `this ${resource.kind}` : (resource.label ?? resource.id)
+        issues.push({
+          path: at,
+          message: clip(`${label} is also ${role === "sink" ? "written" : "used"} by pipelines[${first.index}] (${first.name}); give each pipeline its own ${resource.kind}`),
+          ...position(lines, node)
+        })
+      }
+    }
+  })
+  return issues
+}
+
+/** A syntax error of the `yaml` parser, in words that say what to do (yaml's own, for the others). */
+const yamlIssue = (doc: YAML.Document, lines: YAML.LineCounter, error: YAML.YAMLError): ConfigIssue => {
+  const { line, col } = lines.linePos(error.pos[0])
+  const key = keyOnLine(doc, lines, line)
+  const own = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
+  const message =
+    error.code === "DUPLICATE_KEY"
+      ? "duplicate key: it is already given in this block; keep one"
+      : error.code === "TAB_AS_INDENT"
+        ? "a tab indents this line: YAML indents with spaces only"
+        : own
+  return { path: key?.path ?? [], message: clip(message), line, column: key?.column ?? col }
+}
+
+// Mistakes that leave the parser on track: the ones after them are mistakes of their own.
+const independent = new Set<YAML.ErrorCode>(["DUPLICATE_KEY", "TAB_AS_INDENT", "KEY_OVER_1024_CHARS", "BAD_DQ_ESCAPE", "MULTIPLE_ANCHORS", "MULTIPLE_TAGS", "TAG_RESOLVE_FAILED"])
+
+/** The first syntax error, and the later ones that are not its echoes (an unclosed bracket upsets every line after it). */
+const syntaxErrors = (errors: ReadonlyArray<YAML.YAMLError>): Array<YAML.YAMLError> => {
+  const sorted = [...errors].sort((a, b) => a.pos[0] - b.pos[0])
+  return sorted.filter((error, i) => i === 0 || (independent.has(error.code) && independent.has(sorted[0]!.code)))
+}
+
+/** Aliases (`*name`) whose anchor (`&name`) is not defined before them, which `yaml` only finds when converting. */
+const unresolvedAliases = (doc: YAML.Document, lines: YAML.LineCounter): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  YAML.visit(doc, {
+    Alias(_, alias, ancestors) {
+      if (alias.resolve(doc) !== undefined) return
+      issues.push({
+        path: keyPath(ancestors, alias),
+        message: clip(`*${alias.source} refers to no anchor: define &${alias.source} on a value above it`),
+        ...position(lines, alias)
+      })
+    }
+  })
+  return issues
+}
+
+/**
+ * `<<` keys: YAML 1.2 has no merge keys, so `<<: *base` would be a key named "<<" and the block would lack
+ * every key it meant to take from `base`. Said once, at the key, rather than as the missing keys it causes.
+ */
+const mergeKeys = (doc: YAML.Document, lines: YAML.LineCounter): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  YAML.visit(doc, {
+    Pair(_, pair, ancestors) {
+      if (!YAML.isScalar(pair.key) || pair.key.value !== "<<") return
+      issues.push({
+        path: [...keyPath(ancestors, pair), "<<"],
+        message: "YAML merge keys (<<) are not supported: write the keys out, or alias the whole block (source: *name)",
+        ...position(lines, pair.key)
+      })
+    }
+  })
+  return issues
+}
+
+/**
+ * The document as plain values, with aliases expanded at most `MAX_ALIAS_COUNT` times: `yaml` throws past
+ * it, which is how a billion-laughs file is refused in a millisecond instead of filling the memory.
+ */
+const toPlain = (doc: YAML.Document, lines: YAML.LineCounter): Either.Either<unknown, ConfigIssue> => {
+  try {
+    return Either.right(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }))
+  } catch (cause) {
+    if (!(cause instanceof ReferenceError) || !/alias/i.test(cause.message)) throw cause
+    let first: YAML.Node | undefined
+    YAML.visit(doc, {
+      Alias(_, alias) {
+        first = alias
+        return YAML.visit.BREAK
+      }
+    })
+    return Either.left({
+      path: [],
+      message: `the aliases (*name) of this file expand to more than ${MAX_ALIAS_COUNT} copies of their blocks, more than any pipeline file needs: write the repeated blocks out, or alias fewer`,
+      ...position(lines, first)
+    })
+  }
+}
+
+/** At most `MAX_ISSUES`, in file order: past them the file is not the one the person meant to give. */
+const firstIssues = (issues: ReadonlyArray<ConfigIssue>): Array<ConfigIssue> => {
+  const sorted = [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
+  if (sorted.length <= MAX_ISSUES) return sorted
+  return [...sorted.slice(0, MAX_ISSUES), { path: [], message: `and ${sorted.length - MAX_ISSUES} more mistakes: fix these first` }]
+}
 
 export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
@@ -262,39 +417,38 @@ export interface LoadOptions {
   readonly stateDir?: string | undefined
 }
 
-/** Decodes pipeline-file text. `file` only names it in messages and anchors relative paths. */
+/**
+ * Decodes pipeline-file text. `file` only names it in messages and anchors relative paths. Text that
+ * cannot be a pipeline file (too large, binary, nested too deep, several documents, an alias bomb) is
+ * refused with one sentence before anything is built from it.
+ */
 export const parse = (
   text: string,
   file: string,
   plugins: PluginRegistry,
   options: LoadOptions = {}
 ): Either.Either<PipelineFile, ConfigError> => {
+  const fail = (issues: ReadonlyArray<ConfigIssue>) => Either.left(new ConfigError({ file, issues: firstIssues(issues) }))
+  const unfit = checkText(text)
+  if (unfit !== undefined) return fail([unfit])
   const lines = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
-  const fail = (issues: ReadonlyArray<ConfigIssue>) => Either.left(new ConfigError({ file, issues }))
-  if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((error) => {
-        const { line, col } = lines.linePos(error.pos[0])
-        const key = keyOnLine(doc, lines, line)
-        return {
-          path: key?.path ?? [],
-          message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-          line,
-          column: key?.column ?? col
-        }
-      })
-    )
-  }
+  const parsed = parseDocument(text, lines, { prettyErrors: false, uniqueKeys: true })
+  if ("issue" in parsed) return fail([parsed.issue])
+  const doc = parsed.doc
+  if (doc.errors.length > 0) return fail(syntaxErrors(doc.errors).map((error) => yamlIssue(doc, lines, error)))
   if (doc.contents === null) return fail([{ path: [], message: "the file is empty: it needs a top-level 'pipelines:' list" }])
+  const dangling = [...unresolvedAliases(doc, lines), ...mergeKeys(doc, lines)]
+  if (dangling.length > 0) return fail(dangling)
   const { issues: envIssues, fromEnv, retyped } = interpolateDocument(doc, lines, options.env ?? process.env)
 
+  const plain = toPlain(doc, lines)
+  if (Either.isLeft(plain)) return fail([plain.left])
   const decode = Schema.decodeUnknownEither(pipelineFileSchema(plugins), { errors: "all", onExcessProperty: "error" })
-  let decoded = decode(doc.toJS({ maxAliasCount: 100 }))
+  let decoded = decode(plain.right)
   if (Either.isLeft(decoded) && retyped.size > 0) {
     // A value from the environment read as a number where the key wants text: give it back its text.
     let changed = false
-    for (const issue of ParseResult.ArrayFormatter.formatErrorSync(decoded.left)) {
+    for (const issue of describeIssues(decoded.left.issue)) {
       const node = locate(doc, issue.path, false)
       const text = YAML.isScalar(node) ? retyped.get(node) : undefined
       if (YAML.isScalar(node) && text !== undefined) {
@@ -302,11 +456,11 @@ export const parse = (
         changed = true
       }
     }
-    if (changed) decoded = decode(doc.toJS({ maxAliasCount: 100 }))
+    if (changed) decoded = decode(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }))
   }
 
   const duplicates: Array<ConfigIssue> = []
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 })
+  const raw = plain.right
   const rawPipelines = typeof raw === "object" && raw !== null && Array.isArray((raw as { pipelines?: unknown }).pipelines) ? ((raw as { pipelines: Array<unknown> }).pipelines) : []
   const seen = new Map<string, number>()
   rawPipelines.forEach((pipeline, index) => {
@@ -317,29 +471,87 @@ export const parse = (
     const at = ["pipelines", index, "name"]
     duplicates.push({
       path: at,
-      message: `pipeline name ${JSON.stringify(name)} is already used by pipelines[${first}]; names must be unique (each names a checkpoint)`,
+      message: clip(`pipeline name ${JSON.stringify(name)} is already used by pipelines[${first}]; names must be unique (each names a checkpoint)`),
       ...position(lines, locate(doc, at, false))
     })
   })
 
   // A key whose environment variable is missing has no value to check: report the variable only.
   const fromSchema = Either.isLeft(decoded)
-    ? schemaIssues(decoded.left, doc, lines, fromEnv).filter((issue) => !envIssues.some((envIssue) => startsWith(issue.path, envIssue.path)))
+    ? schemaIssues(decoded.left, doc, lines, fromEnv, plugins).filter((issue) => !envIssues.some((envIssue) => startsWith(issue.path, envIssue.path)))
     : []
-  const issues = [...envIssues, ...fromSchema, ...duplicates].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
+  const issues = [...envIssues, ...fromSchema, ...duplicates]
   if (issues.length > 0 || Either.isLeft(decoded)) return fail(issues)
   const valid = decoded.right
-  const crossKey = pluginIssues(valid.pipelines as ReadonlyArray<PipelineConfig>, plugins).map((issue) => ({
+  const pipelines = valid.pipelines as ReadonlyArray<PipelineConfig>
+  const crossKey = pluginIssues(pipelines, plugins).map((issue) => ({
     ...issue,
     ...position(lines, locate(doc, issue.path, true))
   }))
   if (crossKey.length > 0) return fail(crossKey)
 
   const baseDir = path.dirname(path.resolve(file))
+  const shared = resourceIssues(pipelines, plugins, baseDir, doc, lines, fromEnv)
+  if (shared.length > 0) return fail(shared)
   const stateDir = path.resolve(
     options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, valid.state ?? ".featbit-export")
   )
-  return Either.right({ file, baseDir, stateDir, pipelines: valid.pipelines as ReadonlyArray<PipelineConfig> })
+  return Either.right({ file, baseDir, stateDir, pipelines })
+}
+
+const unreadable = (file: string, message: string) => new ConfigError({ file, issues: [{ path: [], message }] })
+
+/**
+ * Reads a pipeline file's text, refusing what cannot be one before any YAML parser sees it: a folder, more
+ * than 1 MB (reading no further, so `/dev/zero` or a 50 GB log is refused at once), binary or non-UTF-8
+ * bytes, nesting past 64 levels, several documents. What it returns is safe to parse.
+ */
+export const readText = (file: string): Effect.Effect<string, ConfigError> =>
+  Effect.tryPromise({
+    try: () => readBounded(file),
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException).code
+      return unreadable(
+        file,
+        code === "ENOENT"
+          ? "no such file"
+          : code === "EISDIR"
+            ? folderGiven
+            : code === "EACCES" || code === "EPERM"
+              ? "cannot be read: permission denied"
+              : `cannot read the file (${code ?? errorText(cause)})`
+      )
+    }
+  }).pipe(
+    Effect.flatMap((bytes) => {
+      if (typeof bytes === "string") return Effect.fail(unreadable(file, bytes))
+      const decoded = decodeFile(bytes)
+      const issue = "issue" in decoded ? decoded.issue : checkStructure(decoded.text)
+      return issue === undefined && "text" in decoded ? Effect.succeed(decoded.text) : Effect.fail(new ConfigError({ file, issues: [issue!] }))
+    })
+  )
+
+const folderGiven = "is a folder, not a pipeline file: give the path of a .yaml file in it"
+
+/** The file's bytes, or why there are none to parse; reads at most one byte past the limit. */
+const readBounded = async (file: string): Promise<Uint8Array | string> => {
+  const handle = await fs.open(file, "r")
+  try {
+    const stat = await handle.stat()
+    if (stat.isDirectory()) return folderGiven
+    if (stat.isFile() && stat.size > MAX_FILE_BYTES) return tooLarge(stat.size).message
+    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1)
+    let total = 0
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, total, buffer.length - total, null)
+      if (bytesRead === 0) return buffer.subarray(0, total)
+      total += bytesRead
+      // A pipe or a device has no size to check first.
+      if (total > MAX_FILE_BYTES) return tooLarge(total).message
+    }
+  } finally {
+    await handle.close()
+  }
 }
 
 /** Reads and decodes a pipeline file. */
@@ -348,19 +560,4 @@ export const load = (
   plugins: PluginRegistry,
   options: LoadOptions = {}
 ): Effect.Effect<PipelineFile, ConfigError> =>
-  Effect.tryPromise({
-    try: () => fs.readFile(file, "utf8"),
-    catch: (cause) =>
-      new ConfigError({
-        file,
-        issues: [
-          {
-            path: [],
-            message:
-              (cause as NodeJS.ErrnoException).code === "ENOENT"
-                ? "no such file"
-                : `cannot read the file (${(cause as Error).message})`
-          }
-        ]
-      })
-  }).pipe(Effect.flatMap((text) => parse(text, file, plugins, options)))
+  readText(file).pipe(Effect.flatMap((text) => parse(text, file, plugins, options)))

@@ -30,6 +30,20 @@ export interface PluginContext {
 }
 
 /**
+ * Something a pipeline uses exclusively, as its plugin declares it (`resources`): two pipelines of one file
+ * claiming the same `kind` and `id` are refused when the file loads, at the key `path` names (relative to
+ * the plugin's block). `id` must identify the thing whatever the spelling (an absolute path, not the one
+ * written); `label` names it in the sentence (default: `id`); `kind` is a noun: "give each pipeline its
+ * own <kind>".
+ */
+export interface PluginResource {
+  readonly kind: string
+  readonly id: string
+  readonly path: ReadonlyArray<string | number>
+  readonly label?: string | undefined
+}
+
+/**
  * A source plugin. `config` lists the plugin's own keys (without `type`); the runner decodes the
  * pipeline file with it, so errors point at the offending line, and secrets declared with
  * `Schema.Redacted` are never printed. `make` opens clients in the given scope and closes them when the
@@ -43,6 +57,8 @@ export interface SourcePlugin<Fields extends Schema.Struct.Fields = Schema.Struc
   readonly config: Schema.Struct<Fields>
   /** Checks across keys, run when the file loads (`validate` included): each issue exits 2 at its line. */
   readonly configIssues?: (config: Schema.Struct.Type<Fields>) => ReadonlyArray<PluginConfigIssue>
+  /** What this config uses that no other pipeline may use too; checked when the file loads. Touches nothing. */
+  readonly resources?: (config: Schema.Struct.Type<Fields>, context: PluginContext) => ReadonlyArray<PluginResource>
   readonly make: (
     config: Schema.Struct.Type<Fields>,
     context: PluginContext
@@ -58,6 +74,8 @@ export interface SinkPlugin<Fields extends Schema.Struct.Fields = Schema.Struct.
   readonly config: Schema.Struct<Fields>
   /** Checks across keys, run when the file loads; see `SourcePlugin.configIssues`. */
   readonly configIssues?: (config: Schema.Struct.Type<Fields>) => ReadonlyArray<PluginConfigIssue>
+  /** What this config writes that no other pipeline may write too (a file); see `SourcePlugin.resources`. */
+  readonly resources?: (config: Schema.Struct.Type<Fields>, context: PluginContext) => ReadonlyArray<PluginResource>
   readonly make: (config: Schema.Struct.Type<Fields>, context: PluginContext) => Effect.Effect<Sink, SinkError, Scope.Scope>
   readonly render?: (config: Schema.Struct.Type<Fields>) => (event: ExportEvent) => unknown
 }

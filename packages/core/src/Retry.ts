@@ -1,22 +1,46 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { DurationSetting } from "./Settings.js"
+import { DurationSetting, NonNegativeInt, ValueIssue, formatDuration } from "./Settings.js"
 
-/** The `retry` block of a pipeline: how transient failures of its source and sink are retried. */
-export const RetryPolicy = Schema.Struct({
-  initialDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.millis(200), exact: true }).annotations({
-    description: "Upper bound of the first wait; each retry doubles it (default 200ms)"
+const DEFAULT_INITIAL_DELAY = Duration.millis(200)
+const DEFAULT_MAX_DELAY = Duration.seconds(30)
+
+const RetryFields = Schema.Struct({
+  initialDelay: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_INITIAL_DELAY, exact: true }).annotations({
+    description: "Upper bound of the first wait, a duration with a unit such as 200ms; each retry doubles it (default 200ms)"
   }),
-  maxDelay: Schema.optionalWith(DurationSetting, { default: () => Duration.seconds(30), exact: true }).annotations({
-    description: "No wait is longer than this, except when the destination asks for longer (default 30s)"
+  maxDelay: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_MAX_DELAY, exact: true }).annotations({
+    description: "No wait is longer than this, a duration with a unit such as 30s, except when the destination asks for longer (default 30s)"
   }),
-  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(0)), { default: () => 10, exact: true }).annotations({
+  maxRetries: Schema.optionalWith(NonNegativeInt, { default: () => 10, exact: true }).annotations({
     description: "Retries of one batch or one read before the pipeline stops (default 10)"
   })
-}).annotations({ identifier: "RetryPolicy" })
+})
+
+/** The `retry` block of a pipeline: how transient failures of its source and sink are retried. */
+export const RetryPolicy = RetryFields.pipe(
+  Schema.filter(
+    (policy, _, ast) => {
+      if (Duration.lessThanOrEqualTo(policy.initialDelay, policy.maxDelay)) return undefined
+      // The sentence goes on the key the person wrote: initialDelay, unless only maxDelay moved from its default.
+      const key = Duration.equals(policy.initialDelay, DEFAULT_INITIAL_DELAY) ? "maxDelay" : "initialDelay"
+      const both = `initialDelay (${formatDuration(policy.initialDelay)}) is longer than maxDelay (${formatDuration(policy.maxDelay)})`
+      const fix = key === "maxDelay" ? "raise maxDelay, or lower initialDelay below it" : "lower initialDelay, or raise maxDelay above it"
+      const reason = "the first wait would already pass the cap"
+      return new ParseResult.Pointer(
+        key,
+        policy,
+        new ValueIssue(ast, policy, `${both}: ${reason}; ${fix}`, `initialDelay is longer than maxDelay: ${reason}; ${fix}`)
+      )
+    },
+    // The check spans two keys: editors check each key's form.
+    { jsonSchema: {} }
+  )
+).annotations({ identifier: "RetryPolicy" })
 export type RetryPolicy = typeof RetryPolicy.Type
 
 export const defaultRetryPolicy: RetryPolicy = Schema.decodeSync(RetryPolicy)({})

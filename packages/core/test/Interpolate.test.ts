@@ -99,6 +99,38 @@ describe("interpolate", () => {
       }
     })
 
+    it("rejects a reference inside a default, naming the whole reference, instead of leaving ${HOME/x} behind", () => {
+      for (const text of ["${A:-${HOME}/x}", "pre-${A:-${B:-c}}-post", "${A:?${B}}"]) {
+        const message = missing(interpolate(text, { HOME: "/root", B: "b" }))
+        expect(message, text).toContain(text.slice(text.indexOf("${"), text.lastIndexOf("}") + 1))
+        expect(message, text).toMatch(/reference inside another/)
+      }
+    })
+
+    it("says what is wrong with each malformed reference", () => {
+      expect(missing(interpolate("${A", {}))).toMatch(/^\$\{A is not closed: end the reference with \}/)
+      expect(missing(interpolate("x ${A:-default", {}))).toMatch(/^\$\{A:-default is not closed/)
+      expect(missing(interpolate("${}", {}))).toMatch(/^\$\{\} names no variable/)
+      expect(missing(interpolate("${ }", {}))).toMatch(/names no variable/)
+      expect(missing(interpolate("${1A}", { "1A": "x" }))).toMatch(/^\$\{1A\} is not a valid reference: a variable name starts with a letter or _/)
+    })
+
+    it("rejects a malformed reference even when the rest of the text is fine, and one set variable does not hide it", () => {
+      expect(missing(interpolate("${SET}/${", { SET: "x" }))).toMatch(/not closed/)
+      expect(missing(interpolate("${SET}${1X}", { SET: "x" }))).toContain("${1X}")
+    })
+
+    it("keeps $$ as an escape inside a default, and $ before anything but { or $ as text", () => {
+      expect(value(interpolate("${A:-pa$$word}", {}))).toBe("pa$word")
+      expect(value(interpolate("${A:-$${B}}", {}))).toBe("${B}")
+      expect(value(interpolate("cost: 5$ or $HOME", {}))).toBe("cost: 5$ or $HOME")
+    })
+
+    it("cuts a long reference short in the message", () => {
+      const long = "${" + "A".repeat(300)
+      expect(missing(interpolate(long, {})).length).toBeLessThan(250)
+    })
+
     it("never puts a variable's value into the message", () => {
       const message = missing(interpolate("${KEY}${MISSING}", { KEY: "s3cr3t-write-key" }))
       expect(message).not.toContain("s3cr3t-write-key")

@@ -730,3 +730,301 @@ describe("checks across keys (a plugin's configIssues)", () => {
     expect(resolveSourceFilters(file.pipelines[0]!.source as never).envIds).toEqual(["env-1"])
   })
 })
+
+// ---------------------------------------------------------------------------------------------------------
+// The front door: what cannot be a pipeline file is refused before it is parsed, in one sentence.
+
+const onePipeline = (extra: ReadonlyArray<string> = [], source: ReadonlyArray<string> = ["      host: h"]) =>
+  yaml(["pipelines:", "  - name: p", "    source:", "      type: test-clickhouse", ...source, "    sink:", "      type: test-segment", "      writeKey: k", ...extra])
+
+/** Parses and returns the error with how long it took. */
+const timedError = (text: string, env: Record<string, string> = {}) => {
+  const started = performance.now()
+  const error = parseError(text, env)
+  return { error, ms: performance.now() - started }
+}
+
+describe("PipelineFile.parse: limits before parsing", () => {
+  it("refuses more than 1 MB at once, without parsing it", () => {
+    const { error, ms } = timedError("pipelines:\n" + "  - x\n".repeat(200_000))
+    expect(error.issues).toHaveLength(1)
+    expect(error.message).toMatch(/^\/srv\/featbit\/pipelines\.yaml: the file is over 1\.1 MB, more than a pipeline file may be \(1 MB\)/)
+    expect(ms).toBeLessThan(200)
+  })
+
+  it("refuses binary content without echoing it", () => {
+    const error = parseError("pipelines:\u0000\u0001PK\u0003\u0004secret-bytes")
+    expect(error.message).toMatch(/the file is not text/)
+    expect(error.message).not.toContain("secret-bytes")
+  })
+
+  it("refuses a control character at its line and column", () => {
+    const error = parseError(onePipeline([], ["      host: h\u0007x"]))
+    expect(error.issues[0]).toMatchObject({ line: 5, column: 14 })
+    expect(error.issues[0]!.message).toMatch(/control character \(U\+0007\)/)
+  })
+
+  it("refuses text a lossy decoding left U+FFFD in, at its line, as not UTF-8", () => {
+    const error = parseError(onePipeline([], ["      host: caf\uFFFD"]))
+    expect(error.issues[0]).toMatchObject({ line: 5, column: 16 })
+    expect(error.issues[0]!.message).toMatch(/not UTF-8.*save the file as UTF-8/)
+  })
+
+  const nested = (levels: number) => `pipelines: ${"[".repeat(levels)}${"]".repeat(levels)}\n`
+
+  it("refuses nesting deeper than 64 levels, before the composer recurses into it", () => {
+    // The top-level block and 64 lists: at the limit, so the schema speaks.
+    expect(parseError(nested(63)).message).not.toMatch(/levels deep/)
+    const error = parseError(nested(64))
+    expect(error.issues).toHaveLength(1)
+    expect(error.issues[0]!.message).toBe("the file nests blocks and lists more than 64 levels deep here; a pipeline file needs about 8: check the brackets and the indentation")
+    expect(error.issues[0]!.line).toBe(1)
+  })
+
+  it("refuses 100 KB of nesting of every kind quickly, without overflowing the stack", () => {
+    for (const text of [nested(50_000), `pipelines: ${"{a: ".repeat(20_000)}1${"}".repeat(20_000)}\n`, `pipelines:\n${"- ".repeat(50_000)}x\n`]) {
+      const { error, ms } = timedError(text)
+      expect(error.issues[0]!.message).toMatch(/more than 64 levels deep/)
+      expect(ms).toBeLessThan(500)
+    }
+  })
+
+  it("refuses a second document, saying one document per file", () => {
+    const error = parseError(onePipeline() + "---\n" + onePipeline())
+    expect(error.issues).toEqual([expect.objectContaining({ line: 9, message: expect.stringMatching(/keep one document per file/) })])
+    expect(error.message).not.toMatch(/parseAllDocuments/)
+  })
+
+  it("refuses a billion-laughs document in a few milliseconds, at its first alias", () => {
+    const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for (let i = 1; i < 9; i++) lines.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(",")}]`)
+    const { error, ms } = timedError(yaml([...lines, "pipelines: *i"]))
+    expect(error.issues).toHaveLength(1)
+    expect(error.issues[0]!.message).toMatch(/aliases \(\*name\) of this file expand to more than 100 copies/)
+    expect(error.issues[0]!.line).toBe(2)
+    expect(ms).toBeLessThan(500)
+  })
+
+  it("refuses an alias to an anchor that is not defined, at its line", () => {
+    const text = onePipeline().replace("    sink:\n      type: test-segment\n      writeKey: k\n", "    sink: *segment\n")
+    const error = parseError(text)
+    expect(error.issues).toEqual([{ path: ["pipelines", 0, "sink"], line: 6, column: 11, message: "*segment refers to no anchor: define &segment on a value above it" }])
+  })
+
+  it("refuses an empty file, one of blank lines, and one of comments only", () => {
+    for (const text of ["", "\n\n  \n", "# pipelines come later\n"]) {
+      expect(parseError(text).message, JSON.stringify(text)).toBe(`${FILE}: the file is empty: it needs a top-level 'pipelines:' list`)
+    }
+  })
+
+  it("reports the first 20 mistakes of a file, and how many more there are", () => {
+    const text = yaml(["pipelines:", ...Array.from({ length: 30 }, (_, i) => `  - name: p${i}\n    colour: red`)])
+    const error = parseError(text)
+    expect(error.issues).toHaveLength(21)
+    expect(error.issues[20]!.message).toMatch(/^and \d+ more mistakes: fix these first$/)
+  })
+
+  it("reports one syntax error, not each line an unclosed bracket upsets after it", () => {
+    const text = yaml(["pipelines:", "  - name: p", "    source: { type: test-clickhouse, host: [h", "    sink:", "      type: test-segment", "      writeKey: k"])
+    expect(parseError(text).issues).toHaveLength(1)
+  })
+
+  it("says a tab indents a line, and a duplicated key, in words", () => {
+    expect(parseError("pipelines:\n\t- name: p\n").issues[0]!.message).toBe("a tab indents this line: YAML indents with spaces only")
+    expect(parseError(onePipeline([], ["      host: a", "      host: b"])).issues[0]).toMatchObject({ line: 6, message: "duplicate key: it is already given in this block; keep one" })
+  })
+})
+
+describe("PipelineFile.parse: durations carry a unit", () => {
+  it("refuses a bare number, saying how to write it", () => {
+    const text = onePipeline(["    pollInterval: 5"])
+    expect(issueAt(parseError(text), "pipelines[0].pollInterval")).toEqual({
+      path: ["pipelines", 0, "pollInterval"],
+      line: 9,
+      column: 19,
+      message: "5 is a number without a unit: write 5s (or 5000ms), or 5ms if milliseconds were meant"
+    })
+  })
+
+  it("refuses a poll interval that would spin, zero included, and accepts 100ms", () => {
+    for (const written of ["0", "50ms", "0.05s"]) {
+      expect(issueAt(parseError(onePipeline([`    pollInterval: ${written}`])), "pipelines[0].pollInterval").message, written).toMatch(
+        /is shorter than 100ms: a pipeline that has caught up would query its source more than 10 times a second/
+      )
+    }
+    expect(Duration.toMillis(parseOk(onePipeline(["    pollInterval: 100ms"])).pipelines[0]!.pollInterval)).toBe(100)
+  })
+
+  it("applies the same rule to a number from the environment, without showing it", () => {
+    const error = parseError(onePipeline(["    pollInterval: ${POLL}"]), { POLL: "7" })
+    expect(issueAt(error, "pipelines[0].pollInterval").message).toBe("the value is a number without a unit: write it with one, e.g. 30s or 500ms")
+    expect(parseOk(onePipeline(["    pollInterval: ${POLL}"]), { POLL: "7s" }).pipelines[0]!.pollInterval).toEqual(Duration.seconds(7))
+  })
+
+  it("refuses retry settings that contradict each other, at the key to change", () => {
+    const text = onePipeline(["    retry:", "      initialDelay: 1m", "      maxDelay: 30s"])
+    expect(issueAt(parseError(text), "pipelines[0].retry.initialDelay")).toMatchObject({
+      line: 10,
+      message: "initialDelay (1m) is longer than maxDelay (30s): the first wait would already pass the cap; lower initialDelay, or raise maxDelay above it"
+    })
+    expect(issueAt(parseError(onePipeline(["    retry: { maxDelay: 100ms }"])), "pipelines[0].retry.maxDelay").line).toBe(9)
+  })
+
+  it("caps batch.size like the sources' batchSize, and inFlight, however the number is written", () => {
+    const error = parseError(onePipeline(["    batch: { size: 1e12, inFlight: 1000 }"]))
+    expect(issueAt(error, "pipelines[0].batch.size").message).toBe(
+      "1000000000000 is more than 100000: a page is read and held in memory whole; write at most 100000 rows (default 5000)"
+    )
+    expect(issueAt(error, "pipelines[0].batch.inFlight").message).toMatch(/^1000 is more than 64: each batch in flight is held in memory/)
+    expect(parseOk(onePipeline(["    batch: { size: 100000, inFlight: 64 }"])).pipelines[0]!.batch).toEqual({ size: 100_000, inFlight: 64 })
+  })
+})
+
+describe("PipelineFile.parse: messages a person can act on", () => {
+  const mistakes: ReadonlyArray<[string, string, RegExp]> = [
+    ["a block where a number goes", onePipeline(["    batch: 5000"]), /^pipelines\[0\]\.batch: must be a block of keys \(size, inFlight\), not 5000$/],
+    ["a list as the whole file", "- a\n", /^must be a block of keys \(state, pipelines\), not a list$/],
+    ["text as the whole file", "hello\n", /^must be a block of keys \(state, pipelines\), not "hello"$/],
+    ["a block where the list goes", "pipelines:\n  name: p\n", /^pipelines: must be a list of at least one item, not a block of keys$/],
+    ["an empty list", "pipelines: []\n", /^pipelines: is an empty list: give at least one item$/],
+    ["a word where a plugin block goes", onePipeline().replace(/ {4}source:\n.*\n.*\n/, "    source: test-clickhouse\n"), /^pipelines\[0\]\.source: must be a block of keys \(host, port, database, type\), not "test-clickhouse"$/],
+    ["a mode that does not exist", onePipeline(["    mode: forever"]), /^pipelines\[0\]\.mode: must be one of "follow", "once", not "forever"$/],
+    ["a plugin type missing", onePipeline().replace("      type: test-clickhouse\n", ""), /^pipelines\[0\]\.source\.type: is required: it says which source this is, one of: "test-clickhouse"$/],
+    ["a negative count", onePipeline(["    retry: { maxRetries: -1 }"]), /^pipelines\[0\]\.retry\.maxRetries: -1 is not a whole number of at least 0$/],
+    ["text where a number goes", onePipeline(["    batch: { inFlight: \"4\" }"]), /^pipelines\[0\]\.batch\.inFlight: must be a number, not "4"$/],
+    ["a merge key", onePipeline(["    <<: { mode: once }"]), /^pipelines\[0\]\.<<: YAML merge keys \(<<\) are not supported: write the keys out, or alias the whole block/],
+    ["a mistyped key", onePipeline(["    pollIntervall: 5s"]), /^pipelines\[0\]\.pollIntervall: unknown key \(did you mean "pollInterval"\?\); expected one of: "name" \| "batch"/],
+    ["a key in the wrong case", onePipeline(["    batch: { inflight: 2 }"]), /^pipelines\[0\]\.batch\.inflight: unknown key \(did you mean "inFlight"\?\)/],
+    ["a key like none", onePipeline(["    colour: red"]), /^pipelines\[0\]\.colour: unknown key; expected one of:/]
+  ]
+
+  it.each(mistakes)("%s: one sentence, no schema internals", (_, text, says) => {
+    const error = parseError(text)
+    expect(error.issues).toHaveLength(1)
+    const [issue] = error.issues
+    expect(`${issue!.path.length > 0 ? `${formatPath(issue!.path)}: ` : ""}${issue!.message}`).toMatch(says)
+    expect(error.message).not.toMatch(/Encoded side|Type side|readonly|Transformation process|Expected undefined|parseAllDocuments|\{ \w+\??:/)
+    expect(issue!.message.length).toBeLessThan(1024)
+  })
+
+  it("lists the known types of a union of plugins, for a value that is no block", () => {
+    const error = parseError(onePipeline().replace(/ {4}source:\n.*\n.*\n/, "    source: 5\n"), {}, widePlugins)
+    expect(error.issues.map((issue) => issue.message)).toEqual(['must be a block of keys with a type (one of "test-clickhouse", "test-mongo"), not 5'])
+  })
+
+  it("never quotes a block's content, whatever is wrong with it", () => {
+    const error = parseError(onePipeline(["    batch: { size: [the-secret] }"]))
+    expect(error.message).not.toContain("the-secret")
+  })
+
+  it("cuts a long value short", () => {
+    const error = parseError(onePipeline(["    mode: " + "x".repeat(5000)]))
+    expect(error.issues[0]!.message.length).toBeLessThan(200)
+  })
+})
+
+describe("PipelineFile.parse: what two pipelines may not share", () => {
+  const fileSink = defineSink({
+    type: "test-file",
+    description: "A file-like sink that claims its path",
+    config: Schema.Struct({ path: Schema.String }),
+    resources: (config, context) => [{ kind: "file", id: path.resolve(context.baseDir, config.path), path: ["path"], label: config.path }],
+    make: notUsed
+  })
+  const registry: PipelineFile.PluginRegistry = { sources: [testSource], sinks: [fileSink] }
+  const two = (first: string, second: string) =>
+    yaml([
+      "pipelines:",
+      "  - name: flags",
+      "    source: { type: test-clickhouse, host: h }",
+      `    sink: { type: test-file, path: ${first} }`,
+      "  - name: metrics",
+      "    source: { type: test-clickhouse, host: h }",
+      "    sink:",
+      "      type: test-file",
+      `      path: ${second}`
+    ])
+
+  it("refuses a second pipeline writing the file the first writes, at the second one's key", () => {
+    const error = parseError(two("out/a.ndjson", "./out/../out/a.ndjson"), {}, registry)
+    expect(error.issues).toEqual([
+      {
+        path: ["pipelines", 1, "sink", "path"],
+        line: 9,
+        column: 13,
+        message: "./out/../out/a.ndjson is also written by pipelines[0] (flags); give each pipeline its own file"
+      }
+    ])
+  })
+
+  it("accepts pipelines writing files of their own", () => {
+    expect(parseOk(two("out/a.ndjson", "out/b.ndjson"), {}, registry).pipelines).toHaveLength(2)
+  })
+
+  it("does not name a path that came from the environment", () => {
+    const error = parseError(two("/data/secret-tenant.ndjson", "${OUT}"), { OUT: "/data/secret-tenant.ndjson" }, registry)
+    expect(error.issues[0]!.message).toBe("this file is also written by pipelines[0] (flags); give each pipeline its own file")
+    expectNoSecret(error, "secret-tenant")
+  })
+})
+
+describe("PipelineFile.readText", () => {
+  const withFile = <A>(name: string, contents: string | Uint8Array, use: (file: string) => Effect.Effect<A, unknown>) =>
+    Effect.acquireUseRelease(
+      Effect.promise(async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "featbit-export-readtext-"))
+        await fs.writeFile(path.join(dir, name), contents)
+        return dir
+      }),
+      (dir) => use(path.join(dir, name)),
+      (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+    )
+  const refusal = (name: string, contents: string | Uint8Array) =>
+    withFile(name, contents, (file) => Effect.flip(PipelineFile.readText(file)).pipe(Effect.map((error) => error.issues)))
+
+  it.live("reads a UTF-8 file, dropping a byte order mark", () =>
+    withFile("p.yaml", "\uFEFFpipelines: []\n", (file) => PipelineFile.readText(file)).pipe(Effect.map((text) => expect(text).toBe("pipelines: []\n")))
+  )
+
+  it.live("refuses a folder", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(PipelineFile.readText(os.tmpdir()))
+      expect(error.issues).toEqual([{ path: [], message: "is a folder, not a pipeline file: give the path of a .yaml file in it" }])
+    })
+  )
+
+  it.live("refuses a file over 1 MB from its size, and a device that never ends after 1 MB", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal("big.yaml", "#".repeat(3 * 1024 * 1024))
+      expect(issues[0]!.message).toBe("the file is 3.0 MB, more than a pipeline file may be (1 MB): give the pipeline file itself, not data")
+      const endless = yield* Effect.flip(PipelineFile.readText("/dev/zero"))
+      expect(endless.issues[0]!.message).toMatch(/^the file is over 1\.0 MB/)
+    })
+  )
+
+  it.live("refuses bytes that are not UTF-8, saying which byte and line, without quoting them", () =>
+    Effect.gen(function* () {
+      const latin1 = Buffer.from("pipelines:\n  - name: caf\xe9\n", "latin1")
+      const issues = yield* refusal("latin1.yaml", latin1)
+      expect(issues).toEqual([
+        { path: [], line: 2, column: 14, message: "byte 25 of the file is not UTF-8 (is it in another encoding, such as Latin-1 or Windows-1252?): save the file as UTF-8" }
+      ])
+    })
+  )
+
+  it.live("refuses UTF-16 and binary files", () =>
+    Effect.gen(function* () {
+      const utf16 = yield* refusal("utf16.yaml", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("pipelines: []\n", "utf16le")]))
+      expect(utf16[0]!.message).toBe("the file is UTF-16 (it starts with a UTF-16 byte order mark): save it as UTF-8")
+      const png = yield* refusal("logo.png", Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d]))
+      expect(png[0]!.message).toMatch(/^the file is not text/)
+    })
+  )
+
+  it.live("refuses nesting and a second document before any parser builds them", () =>
+    Effect.gen(function* () {
+      expect((yield* refusal("deep.yaml", "a: " + "[".repeat(100_000)))[0]!.message).toMatch(/more than 64 levels deep/)
+      expect((yield* refusal("two.yaml", "a: 1\n---\nb: 2\n"))[0]).toMatchObject({ line: 2, message: expect.stringMatching(/one document per file/) })
+    })
+  )
+})

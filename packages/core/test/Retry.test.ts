@@ -13,7 +13,7 @@ import { SinkError, SourceError } from "../src/Errors.js"
 import { defaultRetryPolicy, type RetryableFailure, RetryPolicy, retrySchedule } from "../src/Retry.js"
 
 const policy = (initialDelayMs: number, maxDelayMs: number, maxRetries: number): RetryPolicy =>
-  Schema.decodeUnknownSync(RetryPolicy)({ initialDelay: initialDelayMs, maxDelay: maxDelayMs, maxRetries })
+  Schema.decodeUnknownSync(RetryPolicy)({ initialDelay: `${initialDelayMs}ms`, maxDelay: `${maxDelayMs}ms`, maxRetries })
 
 const transient = (message = "HTTP 503") => SinkError.transient("test-sink", message)
 const fatal = (message = "HTTP 401: check the write key") => SinkError.fatal("test-sink", message)
@@ -240,4 +240,45 @@ describe("retrySchedule: how long it waits", () => {
       expect(gaps(times).every((gap) => gap === 1000)).toBe(true)
     })
   )
+})
+
+describe("RetryPolicy: the retry block of a pipeline file", () => {
+  const decode = Schema.decodeUnknownEither(RetryPolicy)
+  const refusal = (input: unknown) => {
+    const result = decode(input)
+    if (result._tag === "Right") throw new Error(`expected ${JSON.stringify(input)} to be refused`)
+    return result.left.issue
+  }
+
+  it("keeps the defaults, 200ms, 30s and 10 retries", () => {
+    expect(Duration.toMillis(defaultRetryPolicy.initialDelay)).toBe(200)
+    expect(Duration.toMillis(defaultRetryPolicy.maxDelay)).toBe(30_000)
+    expect(defaultRetryPolicy.maxRetries).toBe(10)
+  })
+
+  it("refuses initialDelay above maxDelay, on initialDelay when it was given", () => {
+    const issue = refusal({ initialDelay: "1m", maxDelay: "30s" })
+    expect(issue._tag).toBe("Refinement")
+    const pointer = (issue as { issue: { _tag: string; path: unknown; issue: { message: string } } }).issue
+    expect(pointer._tag).toBe("Pointer")
+    expect(pointer.path).toBe("initialDelay")
+    expect(pointer.issue.message).toBe("initialDelay (1m) is longer than maxDelay (30s): the first wait would already pass the cap; lower initialDelay, or raise maxDelay above it")
+  })
+
+  it("puts the sentence on maxDelay when only maxDelay was lowered below the default initialDelay", () => {
+    const pointer = (refusal({ maxDelay: "100ms" }) as { issue: { path: unknown; issue: { message: string } } }).issue
+    expect(pointer.path).toBe("maxDelay")
+    expect(pointer.issue.message).toMatch(/^initialDelay \(200ms\) is longer than maxDelay \(100ms\).*raise maxDelay/)
+  })
+
+  it("accepts initialDelay equal to maxDelay, and zero waits", () => {
+    expect(decode({ initialDelay: "1s", maxDelay: "1s" })._tag).toBe("Right")
+    expect(decode({ initialDelay: 0, maxDelay: 0 })._tag).toBe("Right")
+  })
+
+  it("refuses bare numbers of milliseconds and negative retries", () => {
+    expect(decode({ initialDelay: 100 })._tag).toBe("Left")
+    expect(decode({ maxRetries: -1 })._tag).toBe("Left")
+    expect(decode({ maxRetries: 1.5 })._tag).toBe("Left")
+  })
 })

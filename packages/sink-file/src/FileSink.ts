@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { type Sink, accepted, defineSink } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import { activeFile } from "./FileLayout.js"
-import { FileSinkConfig } from "./FileSinkConfig.js"
+import { FileSinkConfig, fileSinkResources } from "./FileSinkConfig.js"
 import * as ActiveFile from "./internal/ActiveFile.js"
 import { fileError } from "./internal/errors.js"
 import { encodeBatch, toLine } from "./internal/lines.js"
@@ -16,6 +16,8 @@ export const FileSink = defineSink({
   type: "file",
   description: "NDJSON files: one event per line, fsynced before acknowledgement, rotated by size",
   config: FileSinkConfig,
+  // It claims the file it appends to, so that no two pipelines of a file share one.
+  resources: fileSinkResources,
   make: (config, context) =>
     Effect.gen(function* () {
       const file = activeFile(config, context)

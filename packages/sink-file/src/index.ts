@@ -1,7 +1,7 @@
-/** The `type: file` sink plugin. */
+/** The `type: file` sink plugin; it claims the file it appends to, so no two pipelines of a file share one. */
 export { FileSink } from "./FileSink.js"
-/** Its configuration keys. */
-export { FileSinkConfig } from "./FileSinkConfig.js"
+/** Its configuration keys, and the file a configuration writes. */
+export { FileSinkConfig, fileSinkResources } from "./FileSinkConfig.js"
 /** Sizes such as `100MB` or `1GiB` in pipeline files. */
 export { ByteSize, parseByteSize } from "./ByteSize.js"
 /** Where a sink writes, how rotated files are named, and which files it has written. */
