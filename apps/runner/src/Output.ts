@@ -1,15 +1,18 @@
-import type { PipelineProgress } from "@featbit-export/core"
-import { Cursor } from "@featbit-export/core"
+import type { PipelineFile, PipelineProgress } from "@featbit-export/core"
+import { Cursor, Secrets, formatPath } from "@featbit-export/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 
 /**
  * Where a person (or a log collector) sees what the runner does. On a terminal: readable lines and one
  * progress line redrawn in place. Otherwise: one JSON object per line, for log pipelines. Everything goes to
- * stderr, so stdout carries only data (`preview`, `schema`).
+ * stderr, so stdout carries only data (`preview`, `schema`). Everything written passes the scrubber of the
+ * loaded pipeline file first.
  */
 export interface Output {
   readonly interactive: boolean
@@ -17,13 +20,42 @@ export interface Output {
   /** Writes one human line, or one JSON record when not interactive. */
   readonly report: (text: string, record: Record<string, unknown>) => void
   readonly setStatus: (line: string | undefined) => void
+  /** Removes the loaded file's secrets, in every encoding, from text written elsewhere (stdout). */
+  readonly scrubber: Secrets.Scrubber
+  /**
+   * From now on, scrubs the secrets of this pipeline file from everything; returns where the secrets too
+   * short to scrub are (`pipelines[0].source.password`).
+   */
+  readonly learnSecrets: (file: PipelineFile.PipelineFile) => ReadonlyArray<string>
 }
+
+/** The output of the command being run, for the steps that learn what it must scrub (loading the file). */
+export class CurrentOutput extends Context.Tag("@featbit-export/runner/CurrentOutput")<CurrentOutput, Output>() {}
+
+/**
+ * Teaches the current output (when there is one) the secrets of a loaded file, and warns about the ones too
+ * short to scrub: they are never printed by the runner, but what a far end echoes of them is left as it is.
+ */
+export const learnSecrets = (file: PipelineFile.PipelineFile): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(CurrentOutput), (output) =>
+    Effect.forEach(
+      Option.match(output, { onNone: () => [], onSome: (current) => current.learnSecrets(file) }),
+      (where) =>
+        Effect.logWarning(
+          `${where} is shorter than ${Secrets.MIN_LENGTH} characters: it is never printed, but it is too short to be removed from what a server or proxy echoes back (it would mask ordinary text); use a longer secret`
+        ),
+      { discard: true }
+    )
+  )
 
 const number = new Intl.NumberFormat("en-US")
 export const formatCount = (n: number): string => number.format(Math.round(n))
 
 export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interactive = stream.isTTY === true): Output => {
   let status: string | undefined
+  let secrets: Secrets.Scrubber = Secrets.none
+  // A live view: stores made before the file was loaded scrub with what was learnt since.
+  const scrubber: Secrets.Scrubber = { scrub: (text) => secrets.scrub(text), scrubValue: (value) => secrets.scrubValue(value) }
   const clear = () => {
     if (interactive && status !== undefined) stream.write("\r\x1b[2K")
   }
@@ -32,9 +64,11 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
   }
   const writeLine = (line: string) => {
     clear()
-    stream.write(line + "\n")
+    stream.write(secrets.scrub(line) + "\n")
     redraw()
   }
+  // Values are scrubbed before they are serialised: a secret's JSON-escaped form would be escaped again.
+  const writeRecord = (record: Record<string, unknown>) => writeLine(JSON.stringify(secrets.scrubValue(record)))
   const logger = Logger.make<unknown, void>(({ logLevel, message, annotations, date }) => {
     const text = (Array.isArray(message) ? message : [message]).map((part) => (typeof part === "string" ? part : String(part))).join(" ")
     const pipeline = HashMap.get(annotations, "pipeline")
@@ -43,17 +77,24 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
       const level = logLevel === LogLevel.Info ? "" : `${logLevel.label} `
       writeLine(`${date.toISOString().slice(11, 19)} ${level}${name === undefined ? "" : `[${name}] `}${text}`)
     } else {
-      writeLine(JSON.stringify({ time: date.toISOString(), level: logLevel.label.toLowerCase(), ...(name === undefined ? {} : { pipeline: name }), message: text }))
+      writeRecord({ time: date.toISOString(), level: logLevel.label.toLowerCase(), ...(name === undefined ? {} : { pipeline: name }), message: text })
     }
   })
   return {
     interactive,
     logger,
-    report: (text, record) => writeLine(interactive ? text : JSON.stringify({ time: new Date().toISOString(), level: "info", ...record })),
+    report: (text, record) => (interactive ? writeLine(text) : writeRecord({ time: new Date().toISOString(), level: "info", ...record })),
     setStatus: (line) => {
       clear()
-      status = line === undefined ? undefined : line.slice(0, Math.max(40, (stream.columns || 120) - 1))
+      // Scrubbed before it is cut to the terminal's width: a cut secret would no longer be recognised.
+      status = line === undefined ? undefined : secrets.scrub(line).slice(0, Math.max(40, (stream.columns || 120) - 1))
       redraw()
+    },
+    scrubber,
+    learnSecrets: (file) => {
+      const learnt = Secrets.fromConfig(file.pipelines)
+      secrets = learnt.scrubber
+      return learnt.tooShort.map((found) => formatPath(["pipelines", ...found.path]))
     }
   }
 }
@@ -65,15 +106,16 @@ export const formatBehind = (seconds: number): string => {
   return `${Math.floor(seconds / 3600)}h ${Math.round((seconds % 3600) / 60)}m`
 }
 
-/** One pipeline's part of the terminal's progress line. */
-export const statusLine = (p: PipelineProgress, rate: number): string => {
+/** One pipeline's part of the terminal's progress line; `scrub` goes over the failure quoted before it is cut. */
+export const statusLine = (p: PipelineProgress, rate: number, scrub: (text: string) => string = (text) => text): string => {
   const behind = p.secondsBehind()
+  const retry = p.lastRetry === undefined ? undefined : scrub(p.lastRetry)
   return (
     `${p.pipeline}: ${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
     (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
     (behind === undefined ? "" : `, ${formatBehind(behind)} behind`) +
-    `, ${p.activity() === "retrying" && p.lastRetry !== undefined ? `retrying (${p.lastRetry.length > 80 ? p.lastRetry.slice(0, 79) + "…" : p.lastRetry})` : p.activity()}`
+    `, ${p.activity() === "retrying" && retry !== undefined ? `retrying (${retry.length > 80 ? retry.slice(0, 79) + "…" : retry})` : p.activity()}`
   )
 }
 
@@ -114,7 +156,7 @@ export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineP
         return { p, rate }
       })
       if (output.interactive) {
-        output.setStatus(parts.map(({ p, rate }) => statusLine(p, rate)).join(" | "))
+        output.setStatus(parts.map(({ p, rate }) => statusLine(p, rate, output.scrubber.scrub)).join(" | "))
       } else if (tick % recordEvery === 0) {
         for (const { p, rate } of parts) output.report("", progressRecord(p, rate))
       }

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module"
-import type { ConfigError, PipelineFile } from "@featbit-export/core"
+import { type ConfigError, type PipelineFile, Secrets } from "@featbit-export/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +13,7 @@ import { runCommand } from "./commands/run.js"
 import { pluginCommand } from "./commands/plugin.js"
 import { schemaCommand } from "./commands/schema.js"
 import { validateCommand } from "./commands/validate.js"
-import { type Output, makeOutput } from "./Output.js"
+import { CurrentOutput, type Output, makeOutput } from "./Output.js"
 import { builtins } from "./Plugins.js"
 import { communityRegistry } from "./CommunityPlugins.js"
 
@@ -65,19 +65,23 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
     communityRegistry(args.command === "schema" || args.command === "plugin" ? undefined : args.file, registry).pipe(
       Effect.flatMap((withCommunity) => command(args, withCommunity, output)),
       Effect.provide(Logger.replace(Logger.defaultLogger, output.logger)),
+      // Loading the file teaches the output its secrets; the stores scrub with the same scrubber.
+      Effect.provideService(CurrentOutput, output),
+      Effect.provideService(Secrets.SecretScrubber, output.scrubber),
       Logger.withMinimumLogLevel(level)
     )
   )
   if (Exit.isSuccess(exit)) return exit.value
+  const scrub = output.scrubber.scrub
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "Some") {
-    process.stderr.write(`${failure.value.message}\n`)
+    process.stderr.write(`${scrub(failure.value.message)}\n`)
     return EXIT_CONFIG
   }
   if (Cause.isInterruptedOnly(exit.cause)) return EXIT_FAILURE
   const defect = Cause.squash(exit.cause)
-  process.stderr.write(`featbit-export: internal error: ${defect instanceof Error ? defect.message : String(defect)}\n`)
-  if (process.env["FEATBIT_EXPORT_DEBUG"] === "1") process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+  process.stderr.write(scrub(`featbit-export: internal error: ${defect instanceof Error ? defect.message : String(defect)}`) + "\n")
+  if (process.env["FEATBIT_EXPORT_DEBUG"] === "1") process.stderr.write(`${scrub(Cause.pretty(exit.cause))}\n`)
   else process.stderr.write("(run with FEATBIT_EXPORT_DEBUG=1 for details, and please report it)\n")
   return EXIT_FAILURE
 }

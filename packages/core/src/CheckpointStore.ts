@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import { Cursor } from "./Cursor.js"
 import { CheckpointError } from "./Errors.js"
 import { errorText, writeFileAtomic } from "./internal/files.js"
+import { type Scrubber, SecretScrubber, none } from "./Secrets.js"
 import { Selection } from "./Selection.js"
 
 /** The version `save` writes. Version 1 (no state, no selection, no late totals) is still read. */
@@ -58,10 +59,25 @@ const decodeCheckpoint = Schema.decodeUnknownEither(Schema.parseJson(Checkpoint)
 export const checkpointFile = (dir: string, pipeline: string): string => path.join(dir, `${pipeline}.checkpoint.json`)
 
 /**
- * One JSON file per pipeline in `dir`, replaced atomically (temporary file, fsync, rename, fsync of the
- * folder), so a crash at any moment leaves the previous or the new cursor, never a torn file.
+ * What a source keeps beside its cursor (`state`, `selection`) is scrubbed before it is written. The cursor,
+ * the name and the totals are not: they are positions and counts, and masking a coincidence in them would
+ * make the checkpoint unreadable.
  */
-export const makeFile = (dir: string): Context.Tag.Service<CheckpointStore> => ({
+const scrubbed = (checkpoint: Checkpoint, scrubber: Scrubber): Checkpoint =>
+  scrubber === none
+    ? checkpoint
+    : {
+        ...checkpoint,
+        ...(checkpoint.state === undefined ? {} : { state: scrubber.scrubValue(checkpoint.state) }),
+        ...(checkpoint.selection === undefined ? {} : { selection: scrubber.scrubValue(checkpoint.selection) })
+      }
+
+/**
+ * One JSON file per pipeline in `dir`, replaced atomically (temporary file, fsync, rename, fsync of the
+ * folder), so a crash at any moment leaves the previous or the new cursor, never a torn file. `scrubber`
+ * removes secrets from what is saved (default: none).
+ */
+export const makeFile = (dir: string, scrubber: Scrubber = none): Context.Tag.Service<CheckpointStore> => ({
   load: (pipeline) => {
     const file = checkpointFile(dir, pipeline)
     return Effect.tryPromise({
@@ -97,7 +113,7 @@ export const makeFile = (dir: string): Context.Tag.Service<CheckpointStore> => (
   save: (checkpoint) => {
     const file = checkpointFile(dir, checkpoint.pipeline)
     return Effect.tryPromise({
-      try: () => writeFileAtomic(file, JSON.stringify(checkpoint, null, 2) + "\n"),
+      try: () => writeFileAtomic(file, JSON.stringify(scrubbed(checkpoint, scrubber), null, 2) + "\n"),
       catch: (cause) => new CheckpointError({ message: `cannot write checkpoint ${file}: ${errorText(cause)}`, cause })
     })
   },
@@ -114,7 +130,12 @@ export const makeFile = (dir: string): Context.Tag.Service<CheckpointStore> => (
   }
 })
 
-export const layerFile = (dir: string): Layer.Layer<CheckpointStore> => Layer.succeed(CheckpointStore, makeFile(dir))
+/** `makeFile` with the `SecretScrubber` of the context, when there is one. */
+export const layerFile = (dir: string): Layer.Layer<CheckpointStore> =>
+  Layer.effect(
+    CheckpointStore,
+    Effect.map(Effect.serviceOption(SecretScrubber), (scrubber) => makeFile(dir, Option.getOrElse(scrubber, () => none)))
+  )
 
 /** Keeps checkpoints in memory (tests, previews). `entries` lets a test look at what was committed. */
 export const makeMemory = (entries: Map<string, Checkpoint> = new Map()): Context.Tag.Service<CheckpointStore> => ({

@@ -2,9 +2,11 @@ import * as path from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { DeadLetterError } from "./Errors.js"
 import type { ExportEvent } from "./Event.js"
 import { appendDurably, errorText, toJson } from "./internal/files.js"
+import { type Scrubber, SecretScrubber, none } from "./Secrets.js"
 
 /**
  * One record that could not be exported: a row the source could not decode, or an event the destination
@@ -33,20 +35,37 @@ export class DeadLetterStore extends Context.Tag("@featbit-export/core/DeadLette
 
 export const deadLetterFile = (dir: string, pipeline: string): string => path.join(dir, `${pipeline}.dead-letter.ndjson`)
 
-/** One NDJSON file per pipeline in `dir`, appended and fsynced. */
-export const makeFile = (dir: string): Context.Tag.Service<DeadLetterStore> => ({
+/**
+ * A letter as one JSON line. The reason, the event and the row are scrubbed: a far end's answer quoted in a
+ * reason, or a row that holds what a proxy echoed, must not put a secret on disk. The letter's identity (its
+ * time, pipeline, stage, plugin and id) is kept as it is, so it can still be found and replayed.
+ */
+const line = (letter: DeadLetter, scrubber: Scrubber): string => {
+  if (scrubber === none) return toJson(letter)
+  // Through JSON first: what a row holds (bigints, driver types with toJSON) is scrubbed as it is written.
+  const { at, pipeline, stage, plugin, id, ...content } = JSON.parse(toJson(letter)) as DeadLetter
+  return JSON.stringify({ at, pipeline, stage, plugin, id, ...scrubber.scrubValue(content) })
+}
+
+/** One NDJSON file per pipeline in `dir`, appended and fsynced; `scrubber` removes secrets first (default: none). */
+export const makeFile = (dir: string, scrubber: Scrubber = none): Context.Tag.Service<DeadLetterStore> => ({
   append: (pipeline, letters) => {
     if (letters.length === 0) return Effect.void
     const file = deadLetterFile(dir, pipeline)
     return Effect.tryPromise({
-      try: () => appendDurably(file, letters.map((letter) => toJson(letter) + "\n").join("")),
+      try: () => appendDurably(file, letters.map((letter) => line(letter, scrubber) + "\n").join("")),
       catch: (cause) =>
         new DeadLetterError({ message: `cannot write dead letters to ${file}: ${errorText(cause)}`, cause })
     })
   }
 })
 
-export const layerFile = (dir: string): Layer.Layer<DeadLetterStore> => Layer.succeed(DeadLetterStore, makeFile(dir))
+/** `makeFile` with the `SecretScrubber` of the context, when there is one. */
+export const layerFile = (dir: string): Layer.Layer<DeadLetterStore> =>
+  Layer.effect(
+    DeadLetterStore,
+    Effect.map(Effect.serviceOption(SecretScrubber), (scrubber) => makeFile(dir, Option.getOrElse(scrubber, () => none)))
+  )
 
 export const makeMemory = (letters: Array<DeadLetter> = []): Context.Tag.Service<DeadLetterStore> => ({
   append: (_, more) => Effect.sync(() => void letters.push(...more))

@@ -8,6 +8,8 @@ export * from "./FeatBitRow.js"
 export * as Cursor from "./Cursor.js"
 /** Typed failures. */
 export * from "./Errors.js"
+/** Secrets of a pipeline file, scrubbed in every encoding from what is written. */
+export * as Secrets from "./Secrets.js"
 /** The Source contract. */
 export * from "./Source.js"
 /** The filters every database source shares (envIds, events, window, lag, lateWindow, batchSize). */

@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { PLUGIN, classify } from "./classify.js"
+import { configIssues } from "./configIssues.js"
 import { operationDeadline, withDeadline } from "./deadline.js"
 import { EventHubSinkConfig } from "./EventHubSinkConfig.js"
 import { makeLedger } from "./ledger.js"
@@ -22,6 +23,7 @@ export const EventHubSink = defineSink({
   description:
     "Azure Event Hubs: JSON events (schemaVersion 1), messageId = FeatBit id, one batch per partition sized by the hub's limit (keys mapped to partitions as the service does), partition key = user",
   config: EventHubSinkConfig,
+  configIssues,
   render: (config) => render(config),
   make: (config) =>
     Effect.gen(function* () {

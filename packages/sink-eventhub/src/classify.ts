@@ -1,10 +1,19 @@
-import { SinkError } from "@featbit-export/core"
+import { Secrets, SinkError } from "@featbit-export/core"
 import type * as Duration from "effect/Duration"
 import type { EventHubTarget } from "./target.js"
 
 export const PLUGIN = "eventhub"
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+
+const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
+
+/** The target's secrets (the connection string, its key), in every encoding (`Secrets.secretForms`). */
+const scrubberOf = (secrets: ReadonlyArray<string>): Secrets.Scrubber => {
+  let scrubber = scrubbers.get(secrets)
+  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 1, mask: "<redacted>" })))
+  return scrubber
+}
 
 /** Maps an error of the Azure SDK to a `SinkError` whose message never contains a secret. */
 export const classify = (
@@ -20,9 +29,10 @@ export const classify = (
   }
   const error = (typeof cause === "object" && cause !== null ? cause : {}) as { code?: unknown; name?: unknown; message?: unknown; retryable?: unknown }
   const code = typeof error.code === "string" ? error.code : typeof error.name === "string" ? error.name : "Error"
-  let said = typeof error.message === "string" ? error.message : String(cause)
-  for (const secret of target.secrets) said = said.split(secret).join("<redacted>")
-  said = said.replace(/(SharedAccessKey|SharedAccessSignature|sig)=[^;&\s]+/gi, "$1=<redacted>").slice(0, 300)
+  // Scrubbed whole before it is cut to 300 characters: a cut secret would no longer be recognised.
+  const said = scrubberOf(target.secrets)
+    .scrub(typeof error.message === "string" ? error.message : String(cause))
+    .replace(/(SharedAccessKey|SharedAccessSignature|sig)=[^;&\s]+/gi, "$1=<redacted>").slice(0, 300)
   const at = `Event Hubs ${target.where}`
   switch (code) {
     case "MessagingEntityNotFoundError":

@@ -11,7 +11,8 @@ export interface EventHubTarget {
   readonly secrets: ReadonlyArray<string>
 }
 
-const field = (connectionString: string, name: string): string | undefined => {
+/** A `Name=value` field of a connection string (names compared case-insensitively). */
+export const connectionStringField = (connectionString: string, name: string): string | undefined => {
   for (const part of connectionString.split(";")) {
     const at = part.indexOf("=")
     if (at > 0 && part.slice(0, at).trim().toLowerCase() === name.toLowerCase()) return part.slice(at + 1).trim()
@@ -23,12 +24,12 @@ const field = (connectionString: string, name: string): string | undefined => {
 export const resolveTarget = (config: EventHubSinkConfig): Either.Either<EventHubTarget, string> => {
   if (config.connectionString !== undefined) {
     const cs = Redacted.value(config.connectionString)
-    const endpoint = field(cs, "Endpoint")
+    const endpoint = connectionStringField(cs, "Endpoint")
     if (endpoint === undefined) return Either.left("sink.connectionString has no Endpoint=sb://...: copy it from the hub's or namespace's Shared access policies")
-    const hub = config.hub ?? field(cs, "EntityPath")
+    const hub = config.hub ?? connectionStringField(cs, "EntityPath")
     if (hub === undefined) return Either.left("name the event hub: set sink.hub, or use a connection string with EntityPath=<hub>")
     const host = endpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "")
-    const secrets = [cs, field(cs, "SharedAccessKey"), field(cs, "SharedAccessSignature")].filter((s): s is string => s !== undefined && s !== "")
+    const secrets = [cs, connectionStringField(cs, "SharedAccessKey"), connectionStringField(cs, "SharedAccessSignature")].filter((s): s is string => s !== undefined && s !== "")
     return Either.right({ connectionString: cs, hub: config.hub, where: `${host}/${hub}`, secrets })
   }
   if (config.namespace === undefined || config.sasKeyName === undefined || config.sasKey === undefined || config.hub === undefined) {

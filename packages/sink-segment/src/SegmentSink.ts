@@ -1,8 +1,9 @@
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, accepted, defineSink } from "@featbit-export/core"
+import { type ExportEvent, type RejectedEvent, Secrets, type Sink, SinkError, accepted, defineSink } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
+import { endpointIssues } from "./Endpoint.js"
 import { type SegmentMessage, render, renderIdentify, renderTrack } from "./render.js"
 import { SEGMENT_LIMITS, SegmentSinkConfig, resolveEndpoint } from "./SegmentSinkConfig.js"
 
@@ -97,30 +98,26 @@ const describe = (cause: unknown): string => {
 }
 
 /**
- * The forms in which a write key can come back in an answer (a proxy echoing the request): as written,
- * as the Basic credentials, base64 and base64url, padded or not, and URL-encoded. Longest first, so a
- * form that contains another is replaced whole.
+ * The forms in which a secret (the write key) can come back in an answer (a proxy echoing the request): as
+ * written, JSON-escaped, URL-encoded, and base64 (standard and URL-safe, padded or not) of the key, of the
+ * Basic credentials `key:` and of `:key`, also inside a longer base64 text (`Secrets.secretForms`). Longest
+ * first, so a form that contains another is replaced whole.
  */
-export const secretForms = (writeKey: string): ReadonlyArray<string> => {
-  const forms = new Set<string>()
-  for (const text of [writeKey, `${writeKey}:`]) {
-    forms.add(text)
-    for (const encoding of ["base64", "base64url"] as const) {
-      const encoded = Buffer.from(text).toString(encoding)
-      forms.add(encoded)
-      forms.add(encoded.replace(/=+$/, ""))
-    }
-  }
-  forms.add(encodeURIComponent(writeKey))
-  // Shorter than 4 characters, a "form" would blank out ordinary text and hides nothing.
-  return [...forms].filter((form) => form.length >= 4).sort((a, b) => b.length - a.length)
+export const secretForms = (writeKey: string): ReadonlyArray<string> =>
+  [...new Set([...Secrets.secretForms(writeKey), ...Secrets.secretForms(`${writeKey}:`)])].sort((a, b) => b.length - a.length)
+
+const replaceForms = (text: string, forms: ReadonlyArray<string>): string => {
+  let out = text
+  for (const form of forms) out = out.split(form).join("[redacted]")
+  return out
 }
 
-/** An answer's body as one short line to quote: markup stripped, secrets replaced, at most `max` characters. */
+/**
+ * An answer's body as one short line to quote: secrets replaced (in the whole body, before anything is cut,
+ * so no part of a secret survives a cut), markup stripped, at most `max` characters.
+ */
 export const shortBody = (text: string, secrets: ReadonlyArray<string>, max = 160): string => {
-  let line = text
-  for (const form of secrets) line = line.split(form).join("[redacted]")
-  line = line
+  const line = replaceForms(text, secrets)
     .replace(/<[^>]*>/g, " ")
     .replace(/\s+/g, " ")
     .trim()
@@ -210,14 +207,19 @@ export const SegmentSink = defineSink({
   type: PLUGIN,
   description: "Segment HTTP Tracking API: track per event (+ identify once per user), /v1/batch, messageId = FeatBit id",
   config: SegmentSinkConfig,
+  configIssues: endpointIssues,
   render: (config) => render(config),
   make: (config) =>
     Effect.sync(() => {
       const base = resolveEndpoint(config.endpoint)
-      const url = `${base}/v1/batch`
+      const target = `${base}/v1/batch`
+      // Messages name the endpoint without the password of a userinfo (refused when the file loads, but
+      // a plugin can be made without the loader).
+      const url = Secrets.redactUrl(target)
       const writeKey = Redacted.value(config.writeKey)
       const authorization = `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`
-      const secrets = secretForms(writeKey)
+      // The write key and whatever the endpoint holds (a userinfo password), in every form.
+      const secrets = [...new Set(Secrets.collect(config).secrets.flatMap((found) => secretForms(found.value)))].sort((a, b) => b.length - a.length)
       const said = (answer: Answer): string => shortBody(answer.text, secrets)
       const maxEventBytes = Math.min(SEGMENT_LIMITS.maxBytesPerEvent, config.maxBytesPerRequest - ENVELOPE_BYTES)
       /**
@@ -301,11 +303,12 @@ export const SegmentSink = defineSink({
       const post = (body: string): Effect.Effect<Answer, SinkError> =>
         Effect.tryPromise({
           try: async (signal) => {
-            const response = await fetch(url, { method: "POST", headers: { authorization, "content-type": "application/json" }, body, signal })
+            const response = await fetch(target, { method: "POST", headers: { authorization, "content-type": "application/json" }, body, signal })
             const text = await response.text()
             return { status: response.status, retryAfter: response.headers.get("retry-after"), text }
           },
-          catch: (cause) => SinkError.transient(PLUGIN, `the request to ${url} failed: ${describe(cause)}`, { cause })
+          // undici's messages quote the URL it was given, credentials and all.
+          catch: (cause) => SinkError.transient(PLUGIN, `the request to ${url} failed: ${shortBody(describe(cause), secrets, 300)}`, { cause })
         }).pipe(
           // The deadline is a fiber timer: when it fires the fiber is interrupted, which aborts the fetch's
           // signal. Not AbortSignal.timeout: on Node 20 its timer goes with the signal when that is

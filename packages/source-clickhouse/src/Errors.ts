@@ -1,4 +1,4 @@
-import { SourceError } from "@featbit-export/core"
+import { Secrets, SourceError } from "@featbit-export/core"
 
 /** The plugin name every error of this source carries. */
 export const PLUGIN = "clickhouse"
@@ -10,7 +10,10 @@ export interface ErrorContext {
   readonly username: string
   readonly database: string
   readonly table: string
-  /** Removed from every message, should a server or library ever echo it. */
+  /**
+   * Removed from every message, in every encoding (`Secrets.secretForms`), should a server, a proxy or a
+   * library ever echo them: the password and `username:password`, which HTTP Basic sends base64-encoded.
+   */
   readonly secrets: ReadonlyArray<string>
 }
 
@@ -120,11 +123,24 @@ const errnoOf = (error: unknown): string | undefined => {
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
 
-/** Removes the configured secrets from a message; the one place every message passes through. */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((out, secret) => (secret.length >= 3 ? out.split(secret).join("***") : out), text)
+const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
 
-const clip = (text: string, max = 300): string => (text.length > max ? text.slice(0, max) + "…" : text)
+/**
+ * Removes the configured secrets, in every encoding, from a message; the one place every message passes
+ * through. Secrets of 3 characters and more, as before: a source's messages are short sentences, where
+ * masking a coincidence costs a word, not a record.
+ */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => {
+  let scrubber = scrubbers.get(secrets)
+  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 3 })))
+  return scrubber.scrub(text)
+}
+
+/** At most `max` characters of what a server or proxy said, cut only once it is scrubbed (a cut secret is no longer found). */
+const clip = (text: string, secrets: ReadonlyArray<string>, max = 300): string => {
+  const scrubbed = redact(text, secrets)
+  return scrubbed.length > max ? scrubbed.slice(0, max) + "…" : scrubbed
+}
 
 /** The table as a person writes it: `featbit.events`. */
 export const tableName = (context: Pick<ErrorContext, "database" | "table">): string => `${context.database}.${context.table}`
@@ -141,10 +157,11 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
   const transient = (message: string) => SourceError.transient(PLUGIN, redact(message, context.secrets), error)
   const where = context.target
   const table = tableName(context)
+  const quote = (text: string) => clip(text, context.secrets)
 
   const errno = errnoOf(error)
   if (errno !== undefined && TLS.test(errno)) {
-    return fatal(`cannot open a TLS connection to ${where} (${errno}: ${clip(messageOf(error))}); check the url and the tls settings (caFile)`)
+    return fatal(`cannot open a TLS connection to ${where} (${errno}: ${quote(messageOf(error))}); check the url and the tls settings (caFile)`)
   }
   if (errno === "ENOTFOUND") {
     return transient(`cannot resolve the host of ${where} while ${doing} (${errno}); check the url if this persists`)
@@ -153,17 +170,17 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
     return transient(`cannot connect to ClickHouse at ${where} while ${doing}: connection refused (is the server running?)`)
   }
   if (errno !== undefined && NETWORK.has(errno)) {
-    return transient(`the connection to ClickHouse at ${where} failed while ${doing} (${errno}: ${clip(messageOf(error))})`)
+    return transient(`the connection to ClickHouse at ${where} failed while ${doing} (${errno}: ${quote(messageOf(error))})`)
   }
   if (error instanceof IncompleteResponse || error instanceof SyntaxError) {
-    return transient(`the response from ClickHouse at ${where} was incomplete while ${doing}: ${clip(error.message)}`)
+    return transient(`the response from ClickHouse at ${where} was incomplete while ${doing}: ${quote(error.message)}`)
   }
 
   const exception = serverException(error)
   if (exception !== undefined) {
     const { code, text } = exception
     const name = exception.type === undefined ? `code ${code}` : `${exception.type}, code ${code}`
-    const said = `${clip(text)} (${name})`
+    const said = `${quote(text)} (${name})`
     if (AUTH.has(code)) {
       return fatal(
         `ClickHouse at ${where} refused the credentials of user "${context.username}": ${said}; fix the source's username and password`
@@ -204,9 +221,9 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
     return transient(`ClickHouse at ${where} did not answer in time while ${doing} (request timeout); a smaller batchSize or a longer requestTimeout may help if this persists`)
   }
   if (/socket hang up|aborted|premature close|other side closed/i.test(message)) {
-    return transient(`the connection to ClickHouse at ${where} was closed while ${doing} (${clip(message)})`)
+    return transient(`the connection to ClickHouse at ${where} was closed while ${doing} (${quote(message)})`)
   }
   // Anything else came from something between us and ClickHouse (a proxy's 502/503 page, an empty 5xx body)
   // or from an unexpected place: retried, and the retry policy bounds how long.
-  return transient(`ClickHouse at ${where} failed while ${doing}: ${clip(message.trim() === "" ? "an empty error response" : message)}`)
+  return transient(`ClickHouse at ${where} failed while ${doing}: ${quote(message.trim() === "" ? "an empty error response" : message)}`)
 }

@@ -19,6 +19,7 @@ import { openTransport } from "./Client.js"
 import { PLUGIN } from "./Errors.js"
 import { makeSession } from "./Query.js"
 import { type ReadSettings, makeReader } from "./Read.js"
+import { urlIssues } from "./Url.js"
 
 export {
   type EventsTable,
@@ -34,6 +35,7 @@ export {
 export { type ErrorContext, IncompleteResponse, classify, serverException } from "./Errors.js"
 export { type CursorColumn, INGEST_MARGIN_SECONDS, type ReadSettings, fromClickHouseTime, makeReader, toClickHouseTime } from "./Read.js"
 export { REQUIRED_COLUMNS } from "./Check.js"
+export { urlIssues } from "./Url.js"
 export { type Transport, type TransportConfig, chdbPath, createEmbeddedClient, openTransport } from "./Client.js"
 
 export { DEFAULT_LAG, MAX_BATCH_SIZE }
@@ -84,7 +86,7 @@ export const ClickHouseSource = defineSource({
   description:
     "FeatBit Pro's ClickHouse events table, over the HTTP interface or from an embedded ClickHouse (chDB): keyset pages on (timestamp, uuid), a horizon on the server's clock, late rows found behind the cursor (by _timestamp), optional window",
   config: ClickHouseSourceConfig,
-  configIssues: sourceFilterIssues,
+  configIssues: (config) => [...sourceFilterIssues(config), ...urlIssues(config)],
   make: (config, context) =>
     Effect.gen(function* () {
       yield* checkSourceFilters(PLUGIN, config)
@@ -112,7 +114,8 @@ export const ClickHouseSource = defineSource({
         username: transport.kind === "chdb" ? "default" : config.username,
         database: config.database,
         table: config.table,
-        secrets: password === undefined ? [] : [password]
+        // HTTP Basic sends `username:password` base64-encoded: a proxy that echoes the header gives that back.
+        secrets: password === undefined || password === "" ? [] : [password, `${config.username}:${password}`]
       })
       const reader = makeReader(session, settings)
       // On the ingest time, rows come in the order they are stored: nothing lands behind the cursor.

@@ -1,4 +1,4 @@
-import { SourceError } from "@featbit-export/core"
+import { Secrets, SourceError } from "@featbit-export/core"
 
 /** The plugin name every error of this source carries. */
 export const PLUGIN = "mongo"
@@ -9,13 +9,24 @@ export interface ErrorContext {
   readonly target: string
   readonly database: string
   readonly collection: string
-  /** Removed from every message, should the driver or a server ever echo it. */
+  /** Removed from every message, in every encoding (`Secrets.secretForms`), should the driver or a server ever echo it. */
   readonly secrets: ReadonlyArray<string>
 }
 
-/** Replaces every secret in a text. */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((out, secret) => (secret.length === 0 ? out : out.split(secret).join("***")), text)
+const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
+
+/** Replaces every secret in a text, in every encoding; any secret but an empty one, as before. */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => {
+  let scrubber = scrubbers.get(secrets)
+  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 1 })))
+  return scrubber.scrub(text)
+}
+
+/** At most 300 characters of what the driver or server said, cut once scrubbed (a cut secret is no longer found). */
+const excerpt = (text: string, secrets: ReadonlyArray<string>): string => {
+  const line = redact(text, secrets).replace(/\s+/g, " ").trim()
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}
 
 /** The password of a connection string (as written and decoded), to keep out of messages. */
 export const secretsOf = (url: string): ReadonlyArray<string> => {
@@ -95,7 +106,7 @@ const codeOf = (error: DriverError): number | undefined => {
 export const classify = (error: unknown, context: ErrorContext, doing: string): SourceError => {
   const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as DriverError
   const name = typeof e.name === "string" ? e.name : "Error"
-  const detail = redact(typeof e.message === "string" ? e.message : String(error), context.secrets)
+  const detail = excerpt(typeof e.message === "string" ? e.message : String(error), context.secrets)
   const code = codeOf(e)
   const where = context.target
   if (code === AUTHENTICATION_FAILED) {

@@ -7,6 +7,7 @@ import {
   filterSelection,
   readPass,
   resolveSourceFilters,
+  Secrets,
   sourceFilterIssues
 } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
@@ -14,13 +15,15 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { checkSource } from "./Check.js"
 import { openSession } from "./Client.js"
-import { type ErrorContext, PLUGIN, secretsOf, targetOf } from "./Errors.js"
+import { type ErrorContext, PLUGIN, targetOf } from "./Errors.js"
 import { type ReadSettings, makeReader } from "./Read.js"
+import { urlIssues } from "./Url.js"
 
 export { type IndexInfo, createIndexCommand, indexAdvice, recommendedIndex, servesKeyset } from "./Check.js"
 export { type EventDocument, decodeEventDocument } from "./Documents.js"
 export { type ErrorContext, PLUGIN, classify, redact, secretsOf, targetOf } from "./Errors.js"
 export { type Session, type Store, openSession } from "./Client.js"
+export { urlIssues } from "./Url.js"
 export { KEYSET_SORT, MIN_DATE, type ReadSettings, baseFilter, countPipeline, makeReader, rangeFilter } from "./Read.js"
 
 export { DEFAULT_LAG, MAX_BATCH_SIZE }
@@ -57,7 +60,7 @@ export const MongoSource = defineSource({
   description:
     "FeatBit Standard's MongoDB Events collection, read with the official mongodb driver: keyset pages on (timestamp, _id), a horizon on the server's clock, late events found behind the cursor, optional window; follow mode polls",
   config: MongoSourceConfig,
-  configIssues: sourceFilterIssues,
+  configIssues: (config) => [...sourceFilterIssues(config), ...urlIssues(config)],
   make: (config) =>
     Effect.gen(function* () {
       yield* checkSourceFilters(PLUGIN, config)
@@ -66,7 +69,8 @@ export const MongoSource = defineSource({
         target: targetOf(url),
         database: config.database,
         collection: config.collection,
-        secrets: secretsOf(url)
+        // The url and what it holds: its password (as written and decoded), user:password, ?password=.
+        secrets: Secrets.collect(config).secrets.map((found) => found.value)
       }
       const session = yield* openSession(
         url,

@@ -1,4 +1,4 @@
-import { SourceError } from "@featbit-export/core"
+import { Secrets, SourceError } from "@featbit-export/core"
 
 /** The plugin name every error of this source carries. */
 export const PLUGIN = "postgres"
@@ -11,13 +11,24 @@ export interface ErrorContext {
   readonly database: string
   /** `"schema"."table"`. */
   readonly table: string
-  /** Removed from every message, should a server or library ever echo it. */
+  /** Removed from every message, in every encoding (`Secrets.secretForms`), should a server or library ever echo it. */
   readonly secrets: ReadonlyArray<string>
 }
 
-/** Replaces every secret in a text with `***`. */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((out, secret) => (secret.length === 0 ? out : out.split(secret).join("***")), text)
+const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
+
+/** Replaces every secret in a text, in every encoding, with `***`; any secret but an empty one, as before. */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => {
+  let scrubber = scrubbers.get(secrets)
+  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 1 })))
+  return scrubber.scrub(text)
+}
+
+/** At most 300 characters of what the server said, cut once scrubbed (a cut secret is no longer found). */
+const excerpt = (text: string, secrets: ReadonlyArray<string>): string => {
+  const line = redact(text, secrets).replace(/\s+/g, " ").trim()
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}
 
 /** SQLSTATEs after which reading again from the last cursor may succeed. */
 const TRANSIENT_SQLSTATES = new Set([
@@ -67,7 +78,7 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
   if (error instanceof SourceError) return error
   const code = fieldOf(error, "code")
   const raw = fieldOf(error, "message") ?? String(error)
-  const detail = redact(raw, context.secrets).replace(/\s+/g, " ").trim()
+  const detail = excerpt(raw, context.secrets)
   const where = `PostgreSQL at ${context.target}`
   const fatal = (message: string) => SourceError.fatal(PLUGIN, redact(message, context.secrets), error)
   const transient = (message: string) => SourceError.transient(PLUGIN, redact(message, context.secrets), error)

@@ -8,6 +8,7 @@ import {
   filterSelection,
   readPass,
   resolveSourceFilters,
+  Secrets,
   sourceFilterIssues
 } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
@@ -19,10 +20,12 @@ import { checkSource } from "./Check.js"
 import { type ConnectionSettings, describeTarget, openConnection } from "./Client.js"
 import { PLUGIN } from "./Errors.js"
 import { type ReadSettings, makeReader } from "./Read.js"
+import { urlIssues } from "./Url.js"
 
 export { type CheckTarget, type IndexInfo, REQUIRED_COLUMNS, indexAdvice, servesKeyset } from "./Check.js"
 export { type ConnectionSettings, describeTarget } from "./Client.js"
 export { type ErrorContext, classify, redact } from "./Errors.js"
+export { urlIssues } from "./Url.js"
 export { type PgRow, type ReadSettings, SELECT_LIST, STORE_TIME_SQL, TS_TEXT, countSql, decodePage, makeReader, pageSql, rowOf, toPgTime } from "./Read.js"
 
 export { DEFAULT_LAG, MAX_BATCH_SIZE }
@@ -82,7 +85,7 @@ export const PostgresSource = defineSource({
   description:
     "FeatBit Standard's PostgreSQL events table: keyset pages on (timestamp, id), jsonb properties decoded, undecodable rows dead-lettered, a horizon on the server's clock, late rows found behind the cursor (by xmin), optional window",
   config: PostgresSourceConfig,
-  configIssues: sourceFilterIssues,
+  configIssues: (config) => [...sourceFilterIssues(config), ...urlIssues(config)],
   make: (config, context) =>
     Effect.gen(function* () {
       yield* checkSourceFilters(PLUGIN, config)
@@ -100,17 +103,8 @@ export const PostgresSource = defineSource({
         tls: config.tls
       }
       const table = quoteTable(config.schema, config.table)
-      const secrets: Array<string> = []
-      if (password !== undefined) secrets.push(password)
-      if (url !== undefined) {
-        secrets.push(url)
-        try {
-          const parsed = new URL(url).password
-          if (parsed !== "") secrets.push(decodeURIComponent(parsed), parsed)
-        } catch {
-          // Not a URL pg can read either: the connection attempt says so, with the url redacted.
-        }
-      }
+      // The password, the url, and what the url holds (its password as written and decoded, ?password=).
+      const secrets = Secrets.collect(config).secrets.map((found) => found.value)
       const described = describeTarget(connection)
       const opened = yield* openConnection(connection, { ...described, table, secrets }, context.baseDir)
       const filters = resolveSourceFilters(config)

@@ -20,6 +20,14 @@ export type SegmentFault =
    * wrong endpoint or a disabled account does: nothing is recorded.
    */
   | { readonly kind: "status"; readonly status: number; readonly body?: string | undefined; readonly contentType?: string | undefined }
+  /**
+   * Answered with this status and a text body that echoes the request, as a misbehaving proxy or debug
+   * endpoint does: its Authorization header as sent, the credentials it carries (decoded, JSON-quoted,
+   * URL-encoded, base64url) and the request body. An empty batch is answered `emptyStatus` instead (default:
+   * `status`), so that 400 to every event with 200 to an empty batch makes the sender dead-letter each event
+   * with the echo as its reason. Nothing is recorded.
+   */
+  | { readonly kind: "echo"; readonly status: number; readonly emptyStatus?: number | undefined }
 
 export interface SegmentReceiverOptions {
   readonly writeKey: string
@@ -204,6 +212,26 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
     return { status: 200, body: { success: true } }
   }
 
+  const echo = (req: http.IncomingMessage, res: http.ServerResponse, fault: { readonly status: number; readonly emptyStatus?: number | undefined }, raw: string) => {
+    const empty = /"batch":\[\]/.test(raw)
+    const status = empty ? (fault.emptyStatus ?? fault.status) : fault.status
+    if (status >= 200 && status < 300) return answer(res, status, { success: true })
+    const header = req.headers.authorization ?? ""
+    const credentials = header.startsWith("Basic ") ? Buffer.from(header.slice(6), "base64").toString("utf8") : header
+    statuses[status] = (statuses[status] ?? 0) + 1
+    res.writeHead(status, { "content-type": "text/plain" })
+    res.end(
+      [
+        `refused; you sent Authorization: ${header}`,
+        `credentials: ${credentials}`,
+        `as JSON: ${JSON.stringify(credentials)}`,
+        `URL-encoded: ${encodeURIComponent(credentials)}`,
+        `base64url: ${Buffer.from(credentials).toString("base64url")}`,
+        `body: ${raw}`
+      ].join("\n")
+    )
+  }
+
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && req.url === "/stats") return answer(res, 200, stats())
     requests++
@@ -221,6 +249,7 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
         res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" })
         return void res.end(fault.body ?? JSON.stringify({ error: "refused" }))
       }
+      if (fault?.kind === "echo") return echo(req, res, fault, Buffer.concat(chunks).toString("utf8"))
       if (fault?.kind === "503") return answer(res, 503, { error: "service unavailable" })
       if (fault?.kind === "429") return answer(res, 429, { error: "rate limited" }, fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter })
       const raw = Buffer.concat(chunks)

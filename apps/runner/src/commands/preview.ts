@@ -41,7 +41,8 @@ export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry
       for (const page of result.right.pages) {
         for (const event of page.events) {
           if (shown >= args.limit) break
-          process.stdout.write(displayJson(render(event)) + "\n")
+          // Data, not a message: still scrubbed, as a row may hold what a proxy echoed.
+          process.stdout.write(output.scrubber.scrub(displayJson(render(event))) + "\n")
           shown += 1
         }
         rejected += page.rejected.length

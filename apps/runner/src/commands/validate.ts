@@ -2,7 +2,7 @@ import type { ConfigError, PipelineFile } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import type { Args } from "../Args.js"
-import { displayJson } from "../Display.js"
+import { displayConfig } from "../Display.js"
 import type { Output } from "../Output.js"
 import { loadFile } from "../Pipelines.js"
 import { pollDescription } from "./run.js"
@@ -14,9 +14,9 @@ export const validateCommand = (args: Args, registry: PipelineFile.PluginRegistr
     const lines = [`${file.file} is valid: ${file.pipelines.length} pipeline${file.pipelines.length === 1 ? "" : "s"}, state in ${path.relative(process.cwd(), file.stateDir) || "."}`]
     for (const pipeline of file.pipelines) {
       lines.push(`  ${pipeline.name}: ${pipeline.source.type} -> ${pipeline.sink.type} (batches of ${pipeline.batch.size}, ${pipeline.batch.inFlight} in flight, ${pollDescription(pipeline)}, up to ${pipeline.retry.maxRetries} retries)`)
-      lines.push(`    source: ${displayJson(pipeline.source)}`)
-      lines.push(`    sink:   ${displayJson(pipeline.sink)}`)
+      lines.push(`    source: ${displayConfig(pipeline.source)}`)
+      lines.push(`    sink:   ${displayConfig(pipeline.sink)}`)
     }
-    output.report(lines.join("\n"), { message: "valid", file: file.file, pipelines: file.pipelines.map((p) => JSON.parse(displayJson(p))) })
+    output.report(lines.join("\n"), { message: "valid", file: file.file, pipelines: file.pipelines.map((p) => JSON.parse(displayConfig(p))) })
     return 0
   })

@@ -84,9 +84,15 @@ const sendException = (response: ServerResponse, code: number, message: string, 
 }
 
 export const startHttpFront = async (options: {
-  readonly engine: ClickHouseClient
+  /** Runs the queries; a front without one only answers /ping and refuses logins (tests of what a refusal lets through). */
+  readonly engine?: ClickHouseClient
   /** user -> password; default: only "default" with an empty password. */
   readonly users?: Readonly<Record<string, string>>
+  /**
+   * Refused logins quote what they were sent, as a misbehaving proxy in front of ClickHouse does: the
+   * Authorization header, and the credentials it carries decoded, JSON-quoted and URL-encoded.
+   */
+  readonly echoCredentials?: boolean
   /** Serve HTTPS with this certificate (PEM) instead of HTTP. */
   readonly tls?: { readonly key: string; readonly cert: string }
 }): Promise<HttpFront> => {
@@ -116,7 +122,11 @@ export const startHttpFront = async (options: {
     const body = await readBody(request)
     const { user, password } = credentials(request, url)
     if (users[user] === undefined || users[user] !== password) {
-      sendException(response, 516, `${user}: Authentication failed: password is incorrect, or there is no user with such name`, "AUTHENTICATION_FAILED")
+      const sent = `${user}:${password}`
+      const echo = options.echoCredentials === true
+        ? ` (you sent Authorization: ${request.headers.authorization ?? "none"}, that is ${sent}, ${JSON.stringify(sent)} as JSON, ${encodeURIComponent(sent)} URL-encoded)`
+        : ""
+      sendException(response, 516, `${user}: Authentication failed: password is incorrect, or there is no user with such name${echo}`, "AUTHENTICATION_FAILED")
       return
     }
     const sql = [url.searchParams.get("query") ?? "", body].filter((part) => part !== "").join("\n")
@@ -154,6 +164,7 @@ export const startHttpFront = async (options: {
     ]
     let output: Buffer
     try {
+      if (options.engine === undefined) throw new Error("this front has no engine behind it")
       const result = await options.engine.exec({ query: statements.join(";\n") })
       const chunks: Array<Buffer> = []
       for await (const chunk of result.stream) chunks.push(Buffer.from(chunk as Buffer))

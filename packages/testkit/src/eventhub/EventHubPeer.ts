@@ -73,8 +73,11 @@ export interface EventHubPeer {
   readonly attempts: () => number
   /** How many transfers were accepted, retained or not. */
   readonly acceptedTransfers: () => number
-  /** Rejects the next `times` transfers with the condition. */
-  readonly rejectNext: (times: number, condition: EventHubRejection) => void
+  /**
+   * Rejects the next `times` transfers with the condition; `description` replaces the peer's own (a hub or a
+   * proxy in front of it that quotes what it should not, for tests of what the sender lets through).
+   */
+  readonly rejectNext: (times: number, condition: EventHubRejection, description?: string) => void
   /**
    * Rejects every transfer whose number (from 1, counting all attempts) and partition satisfy the
    * predicate.
@@ -82,8 +85,8 @@ export interface EventHubPeer {
   readonly rejectWhen: (predicate: (attempt: number, transfer: EventHubAttempt) => boolean, condition: EventHubRejection) => void
   /** Forgets the rules of `rejectWhen`, `rejectAll` and `rejectNext`. */
   readonly clearRejections: () => void
-  /** Rejects every further transfer with the condition (a revoked key, an exhausted quota). */
-  readonly rejectAll: (condition: EventHubRejection) => void
+  /** Rejects every further transfer with the condition (a revoked key, an exhausted quota); see `rejectNext` for `description`. */
+  readonly rejectAll: (condition: EventHubRejection, description?: string) => void
   /** On the next `times` transfers: drops the client's connection (socket destroyed) without settling. */
   readonly dropOnNext: (times: number) => void
   /** Drops the connection (without settling) on the transfers with these numbers (from 1, counting all attempts). */
@@ -143,7 +146,7 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
   const partitionIds = Array.from({ length: partitionCount }, (_, i) => String(i))
   const stored: Array<EventHubReceivedEvent> = []
   const transfers: Array<EventHubTransfer> = []
-  const rejections: Array<EventHubRejection> = []
+  const rejections: Array<{ readonly condition: EventHubRejection; readonly description?: string | undefined }> = []
   const rules: Array<{ predicate: (attempt: number, transfer: EventHubAttempt) => boolean; condition: EventHubRejection }> = []
   const settleDelayMs = options.settleDelayMs ?? 0
   let stalls = 0
@@ -153,7 +156,7 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
   let inFlightTotal = 0
   let peakPerPartition = 0
   let peakTotal = 0
-  let rejectEverything: EventHubRejection | undefined
+  let rejectEverything: { readonly condition: EventHubRejection; readonly description?: string | undefined } | undefined
   let drops = 0
   let acceptedCount = 0
   const retain = options.retainEvents ?? true
@@ -313,9 +316,10 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     const settle = () => {
       settled()
       const rule = rules.find((r) => r.predicate(attempt, { partition: partitionFromAddress }))
-      const condition = rejections.shift() ?? rule?.condition ?? rejectEverything
-      if (condition !== undefined) {
-        delivery.reject({ condition, description: `${condition}: rejected by the test peer. Please wait 4 seconds and try again.` })
+      const rejection = rejections.shift() ?? (rule === undefined ? undefined : { condition: rule.condition }) ?? rejectEverything
+      if (rejection !== undefined) {
+        const { condition } = rejection
+        delivery.reject({ condition, description: rejection.description ?? `${condition}: rejected by the test peer. Please wait 4 seconds and try again.` })
         return
       }
       store(raw, message, partitionFromAddress)
@@ -400,14 +404,14 @@ export const startEventHubPeer = async (options: EventHubPeerOptions = {}): Prom
     accepted: () => acceptedCount,
     attempts: () => attempts,
     acceptedTransfers: () => transferCount,
-    rejectNext: (times, condition) => {
-      for (let i = 0; i < times; i++) rejections.push(condition)
+    rejectNext: (times, condition, description) => {
+      for (let i = 0; i < times; i++) rejections.push({ condition, description })
     },
     rejectWhen: (predicate, condition) => {
       rules.push({ predicate, condition })
     },
-    rejectAll: (condition) => {
-      rejectEverything = condition
+    rejectAll: (condition, description) => {
+      rejectEverything = { condition, description }
     },
     clearRejections: () => {
       rules.length = 0
