@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import { type Args, parseArgs, usage } from "./Args.js"
+import { type Args, commandUsage, parseArgs, usage } from "./Args.js"
 import { checkCommand } from "./commands/check.js"
 import { checkpointsCommand } from "./commands/checkpoints.js"
 import { previewCommand } from "./commands/preview.js"
@@ -52,7 +52,10 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
     return EXIT_OK
   }
   if (args.help || args.command === undefined || args.command === "help") {
-    process.stdout.write(usage)
+    // `<command> --help` and `help <command>` show that command's own text; anything else the overview.
+    const asked = args.command === "help" ? args.operands[0] : args.command
+    const own = asked === undefined ? undefined : commandUsage[asked]
+    process.stdout.write(own === undefined ? usage : own.endsWith("\n") ? own : `${own}\n`)
     return args.help || args.command === "help" ? EXIT_OK : EXIT_CONFIG
   }
   const command = commands[args.command]

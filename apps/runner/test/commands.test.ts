@@ -228,3 +228,26 @@ describe("a reader that goes away", () => {
     expect(readNdjson(outFile(dir))).toHaveLength(5000)
   })
 })
+
+describe("help", () => {
+  const commands = ["run", "validate", "check", "preview", "checkpoints", "schema", "plugin"]
+
+  it("<command> --help and help <command> print that command's own text, not the overview", async () => {
+    const dir = tempDir()
+    const [overview, helpRun, helpUnknown, ...asked] = await Promise.all(
+      [["--help"], ["help", "run"], ["help", "frobnicate"], ...commands.map((command) => [command, "--help"])].map((argv) => cli(argv, { cwd: dir }))
+    )
+    expect(overview!.stdout).toContain("Usage:")
+    commands.forEach((command, i) => {
+      const own = asked[i]!
+      expect(own.code, command).toBe(0)
+      expect(own.stdout.startsWith(`featbit-export ${command}`), own.stdout).toBe(true)
+      expect(own.stdout).not.toBe(overview!.stdout)
+    })
+    // Each command says something of its own.
+    expect(new Set(asked.map((r) => r.stdout)).size).toBe(commands.length)
+    expect(helpRun!.stdout).toBe(asked[0]!.stdout)
+    // An unknown command asked about gets the overview.
+    expect(helpUnknown!.stdout).toBe(overview!.stdout)
+  })
+})

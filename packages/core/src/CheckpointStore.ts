@@ -5,11 +5,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Cursor } from "./Cursor.js"
-import { CheckpointError } from "./Errors.js"
+import { CheckpointError, formatPath } from "./Errors.js"
 import { errorText, writeFileAtomic } from "./internal/files.js"
+import { schemaIssues } from "./internal/schemaMessages.js"
 import { type Scrubber, SecretScrubber, none } from "./Secrets.js"
 import { Selection } from "./Selection.js"
 
@@ -53,7 +53,21 @@ export class CheckpointStore extends Context.Tag("@featbit-export/core/Checkpoin
   }
 >() {}
 
-const decodeCheckpoint = Schema.decodeUnknownEither(Schema.parseJson(Checkpoint))
+const decodeFields = Schema.decodeUnknownEither(Checkpoint)
+
+/** A checkpoint file's text, decoded, or what is wrong with it in a person's words (not the schema's). */
+const decodeCheckpoint = (text: string): Either.Either<Checkpoint, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return Either.left(text.trim() === "" ? "it is empty" : `it is not valid JSON: ${errorText(error)}`)
+  }
+  return Either.mapLeft(decodeFields(json), (error) => {
+    const first = schemaIssues(error.issue)[0]
+    return first === undefined ? "it is not a checkpoint" : `${first.path.length === 0 ? "" : `${formatPath(first.path.map((key) => (typeof key === "number" ? key : String(key))))}: `}${first.message}`
+  })
+}
 
 /** The file a pipeline's checkpoint lives in. */
 export const checkpointFile = (dir: string, pipeline: string): string => path.join(dir, `${pipeline}.checkpoint.json`)
@@ -100,7 +114,7 @@ export const makeFile = (dir: string, scrubber: Scrubber = none): Context.Tag.Se
               onLeft: (issue) =>
                 Effect.fail(
                   new CheckpointError({
-                    message: `checkpoint ${file} is damaged (${ParseResult.TreeFormatter.formatErrorSync(issue).split("\n")[0]}); restore it, or reset the pipeline with "featbit-export checkpoints <file> --reset --pipeline ${pipeline}" to export from the start`,
+                    message: `checkpoint ${file} is damaged (${issue}); restore it, or reset the pipeline with "featbit-export checkpoints <file> --reset --pipeline ${pipeline}" to export from the start`,
                     cause: issue
                   })
                 ),

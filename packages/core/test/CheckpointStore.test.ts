@@ -116,7 +116,27 @@ describe("CheckpointStore.makeFile", () => {
         expect(error.message, damage).toContain(file)
         expect(error.message, damage).toMatch(/reset/)
         expect(error.message, damage).toContain("flags")
+        // Said in a person's words, not the schema's.
+        expect(error.message, damage).not.toMatch(/parseJson|<->|Encoded side|Struct|Union/)
       }
+    })
+  )
+
+  it.scopedLive("a damaged file says what is wrong with it: not JSON, empty, or which field", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const store = CheckpointStore.makeFile(dir)
+      const file = CheckpointStore.checkpointFile(dir, "flags")
+      const reason = (text: string) =>
+        Effect.gen(function* () {
+          yield* Effect.promise(() => fs.writeFile(file, text))
+          const message = (yield* Effect.flip(store.load("flags"))).message
+          return message.slice(message.indexOf("is damaged (") + "is damaged (".length, message.indexOf("); restore it"))
+        })
+      expect(yield* reason('{"version":1,"pipeline":"fla')).toMatch(/^it is not valid JSON: /)
+      expect(yield* reason("  \n")).toBe("it is empty")
+      expect(yield* reason(JSON.stringify({ ...checkpoint("flags", 1), exported: "many" }))).toMatch(/^exported: /)
+      expect(yield* reason(JSON.stringify({ ...checkpoint("flags", 1), cursor: { timestamp: "yesterday", id: "x" } }))).toMatch(/^cursor\.timestamp: /)
     })
   )
 

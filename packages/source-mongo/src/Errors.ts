@@ -128,7 +128,7 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
   }
   const labelled = typeof e.hasErrorLabel === "function" && (e.hasErrorLabel("RetryableReadError") || e.hasErrorLabel("ResetPool"))
   if ((code !== undefined && TRANSIENT_CODES.has(code)) || TRANSIENT_NAMES.has(name) || labelled) {
-    return SourceError.transient(PLUGIN, `MongoDB at ${where} failed while ${doing} (${name}: ${detail}); reading again from the last committed page`, error)
+    return SourceError.transient(PLUGIN, `MongoDB at ${where} failed while ${doing} (${name}: ${detail})`, error)
   }
   if (name === "MongoParseError" || name === "MongoInvalidArgumentError" || name === "MongoAPIError") {
     return SourceError.fatal(PLUGIN, `the source's url or options are invalid (${detail}); fix url`, error)

@@ -85,7 +85,7 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
 
   if (code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("E")) {
     if (code.startsWith("08") || TRANSIENT_SQLSTATES.has(code)) {
-      return transient(`${where} failed while ${doing} (SQLSTATE ${code}: ${detail}); reading again from the last page read`)
+      return transient(`${where} failed while ${doing} (SQLSTATE ${code}: ${detail})`)
     }
     if (code === "28P01" || code === "28000") {
       return fatal(
@@ -109,7 +109,7 @@ export const classify = (error: unknown, context: ErrorContext, doing: string): 
     return fatal(`${where} failed while ${doing} (SQLSTATE ${code}: ${detail})`)
   }
   if ((code !== undefined && TRANSIENT_SOCKET_CODES.has(code)) || TRANSIENT_MESSAGES.test(raw)) {
-    return transient(`${where} failed while ${doing} (${code === undefined ? "" : code + ": "}${detail}); reading again from the last page read`)
+    return transient(`${where} failed while ${doing} (${code === undefined ? "" : code + ": "}${detail})`)
   }
   return fatal(`${where} failed while ${doing} (${detail})`)
 }

@@ -14,16 +14,16 @@ interface Diagnosis {
 // device recovered, a file descriptor released); the engine retries the whole batch with backoff.
 // Fatal: someone has to change the path or the file system first, so retrying would only delay the message.
 const diagnoses: Record<string, (subject: string) => Diagnosis> = {
-  ENOSPC: () => ({ retryable: true, reason: "no space left on the device; free some space (the batch is retried meanwhile)" }),
-  EDQUOT: () => ({ retryable: true, reason: "the disk quota is used up; free some space or raise the quota (the batch is retried meanwhile)" }),
-  EIO: () => ({ retryable: true, reason: "the storage device reported an input/output error; check the disk (the batch is retried meanwhile)" }),
-  EAGAIN: () => ({ retryable: true, reason: "the file system is temporarily unavailable; the batch is retried" }),
-  EWOULDBLOCK: () => ({ retryable: true, reason: "the file system is temporarily unavailable; the batch is retried" }),
-  EINTR: () => ({ retryable: true, reason: "the write was interrupted; the batch is retried" }),
-  EBUSY: () => ({ retryable: true, reason: "the file is busy; the batch is retried" }),
-  EMFILE: () => ({ retryable: true, reason: "too many open files in this process; raise the open-file limit (the batch is retried meanwhile)" }),
-  ENFILE: () => ({ retryable: true, reason: "too many open files on this system; raise the open-file limit (the batch is retried meanwhile)" }),
-  ESTALE: () => ({ retryable: true, reason: "the network file system lost track of the file; the batch is retried" }),
+  ENOSPC: () => ({ retryable: true, reason: "no space left on the device; free some space" }),
+  EDQUOT: () => ({ retryable: true, reason: "the disk quota is used up; free some space or raise the quota" }),
+  EIO: () => ({ retryable: true, reason: "the storage device reported an input/output error; check the disk" }),
+  EAGAIN: () => ({ retryable: true, reason: "the file system is temporarily unavailable" }),
+  EWOULDBLOCK: () => ({ retryable: true, reason: "the file system is temporarily unavailable" }),
+  EINTR: () => ({ retryable: true, reason: "the write was interrupted" }),
+  EBUSY: () => ({ retryable: true, reason: "the file is busy" }),
+  EMFILE: () => ({ retryable: true, reason: "too many open files in this process; raise the open-file limit" }),
+  ENFILE: () => ({ retryable: true, reason: "too many open files on this system; raise the open-file limit" }),
+  ESTALE: () => ({ retryable: true, reason: "the network file system lost track of the file" }),
   // The folder was removed while the sink ran: the next attempt creates it again.
   ENOENT: () => ({ retryable: true, reason: "the folder disappeared while writing; it is created again and the batch retried" }),
   EVANISHED: () => ({
