@@ -16,9 +16,11 @@ export interface Args {
   /** Positional words after the command (`plugin new sink <name>`). */
   readonly operands: ReadonlyArray<string>
   readonly dir: string | undefined
+  /** `--log-format text|json`; undefined: FEATBIT_EXPORT_LOG_FORMAT, else by the terminal. */
+  readonly logFormat: "text" | "json" | undefined
 }
 
-const valued = new Set(["--pipeline", "-p", "--state-dir", "--limit", "-n", "--out", "-o", "--dir"])
+const valued = new Set(["--pipeline", "-p", "--state-dir", "--limit", "-n", "--out", "-o", "--dir", "--log-format"])
 const flags = new Set(["--once", "--reset", "--all", "--help", "-h", "--version", "-V"])
 
 export class UsageError extends ConfigError {}
@@ -52,7 +54,10 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args | UsageError => {
   const limitText = values.get("--limit") ?? values.get("-n")
   const limit = limitText === undefined ? 10 : Number(limitText)
   if (!Number.isInteger(limit) || limit < 1) return usageError(`--limit must be a whole number of at least 1, not ${limitText}`)
+  const logFormat = values.get("--log-format")
+  if (logFormat !== undefined && logFormat !== "text" && logFormat !== "json") return usageError(`--log-format must be text or json, not ${logFormat}`)
   return {
+    logFormat,
     command: positional[0],
     file: positional[0] === "plugin" ? undefined : positional[1],
     operands: positional.slice(1),
@@ -87,6 +92,9 @@ Usage:
       Write the JSON Schema of pipeline files, for editors.
   featbit-export plugin new sink <name> [--dir DIR]
       Write a working sink plugin package (config schema, README, a conformance test) to start from.
+
+Every command takes --log-format text|json (default: text on a terminal, JSON lines otherwise; or set
+FEATBIT_EXPORT_LOG_FORMAT). featbit-export <command> --help explains one command.
 
 Exit codes: 0 done, 1 a pipeline or a connection failed, 2 invalid configuration or command line.
 `

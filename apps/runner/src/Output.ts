@@ -8,17 +8,26 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 
+/** How lines are written: for a person (`text`) or one JSON object per line, for log collectors (`json`). */
+export type LogFormat = "text" | "json"
+
 /**
  * Where a person (or a log collector) sees what the runner does. On a terminal: readable lines and one
- * progress line redrawn in place. Otherwise: one JSON object per line, for log pipelines. Everything goes to
+ * progress line redrawn in place. Otherwise: one JSON object per line, for log pipelines; `--log-format`
+ * (or FEATBIT_EXPORT_LOG_FORMAT) chooses either anywhere, and every line of a run follows the choice,
+ * configuration errors included. Everything goes to
  * stderr, so stdout carries only data (`preview`, `schema`). Everything written passes the scrubber of the
  * loaded pipeline file first.
  */
 export interface Output {
+  readonly format: LogFormat
+  /** A terminal with text: the progress line is redrawn in place. */
   readonly interactive: boolean
   readonly logger: Logger.Logger<unknown, void>
-  /** Writes one human line, or one JSON record when not interactive. */
+  /** Writes one human line, or one JSON record in the json format. */
   readonly report: (text: string, record: Record<string, unknown>) => void
+  /** Writes an error that ends the command: its text, or a JSON record with `fields` beside the message. */
+  readonly error: (text: string, fields?: Record<string, unknown>) => void
   readonly setStatus: (line: string | undefined) => void
   /** Removes the loaded file's secrets, in every encoding, from text written elsewhere (stdout). */
   readonly scrubber: Secrets.Scrubber
@@ -51,7 +60,14 @@ export const learnSecrets = (file: PipelineFile.PipelineFile): Effect.Effect<voi
 const number = new Intl.NumberFormat("en-US")
 export const formatCount = (n: number): string => number.format(Math.round(n))
 
-export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interactive = stream.isTTY === true): Output => {
+/** The format asked for (`--log-format`, else FEATBIT_EXPORT_LOG_FORMAT), else text on a terminal and json off one. */
+export const chooseFormat = (asked: string | undefined, stream: NodeJS.WriteStream = process.stderr): LogFormat => {
+  const wanted = (asked ?? process.env["FEATBIT_EXPORT_LOG_FORMAT"] ?? "").trim().toLowerCase()
+  return wanted === "text" || wanted === "json" ? wanted : stream.isTTY === true ? "text" : "json"
+}
+
+export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, format: LogFormat = chooseFormat(undefined, stream)): Output => {
+  const interactive = format === "text" && stream.isTTY === true
   let status: string | undefined
   let secrets: Secrets.Scrubber = Secrets.none
   // A live view: stores made before the file was loaded scrub with what was learnt since.
@@ -73,7 +89,7 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
     const text = (Array.isArray(message) ? message : [message]).map((part) => (typeof part === "string" ? part : String(part))).join(" ")
     const pipeline = HashMap.get(annotations, "pipeline")
     const name = pipeline._tag === "Some" ? String(pipeline.value) : undefined
-    if (interactive) {
+    if (format === "text") {
       const level = logLevel === LogLevel.Info ? "" : `${logLevel.label} `
       writeLine(`${date.toISOString().slice(11, 19)} ${level}${name === undefined ? "" : `[${name}] `}${text}`)
     } else {
@@ -81,9 +97,12 @@ export const makeOutput = (stream: NodeJS.WriteStream = process.stderr, interact
     }
   })
   return {
+    format,
     interactive,
     logger,
-    report: (text, record) => (interactive ? writeLine(text) : writeRecord({ time: new Date().toISOString(), level: "info", ...record })),
+    report: (text, record) => (format === "text" ? writeLine(text) : writeRecord({ time: new Date().toISOString(), level: "info", ...record })),
+    error: (text, fields = {}) =>
+      format === "text" ? writeLine(text) : writeRecord({ time: new Date().toISOString(), level: "error", message: text, ...fields }),
     setStatus: (line) => {
       clear()
       // Scrubbed before it is cut to the terminal's width: a cut secret would no longer be recognised.
@@ -141,7 +160,7 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
   }
 }
 
-/** Shows progress: the terminal line every second, or a JSON record every `recordEvery` when not interactive. */
+/** Shows progress: the terminal line every second, or a line (text or JSON) every `recordEvery` seconds off a terminal. */
 export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineProgress>, recordEvery = 10) =>
   Effect.gen(function* () {
     const last = new Map<string, { exported: number; at: number }>()
@@ -158,7 +177,7 @@ export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineP
       if (output.interactive) {
         output.setStatus(parts.map(({ p, rate }) => statusLine(p, rate, output.scrubber.scrub)).join(" | "))
       } else if (tick % recordEvery === 0) {
-        for (const { p, rate } of parts) output.report("", progressRecord(p, rate))
+        for (const { p, rate } of parts) output.report(statusLine(p, rate, output.scrubber.scrub), progressRecord(p, rate))
       }
     })
     yield* render.pipe(Effect.repeat(Schedule.spaced("1 second")))

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module"
-import { type ConfigError, type PipelineFile, Secrets } from "@featbit-export/core"
+import { type ConfigError, type PipelineFile, Secrets, formatPath } from "@featbit-export/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +13,7 @@ import { runCommand } from "./commands/run.js"
 import { pluginCommand } from "./commands/plugin.js"
 import { schemaCommand } from "./commands/schema.js"
 import { validateCommand } from "./commands/validate.js"
-import { CurrentOutput, type Output, makeOutput } from "./Output.js"
+import { CurrentOutput, type Output, chooseFormat, makeOutput } from "./Output.js"
 import { builtins } from "./Plugins.js"
 import { communityRegistry } from "./CommunityPlugins.js"
 
@@ -41,10 +41,14 @@ const version = (): string => (createRequire(import.meta.url)("../package.json")
  * FEATBIT_EXPORT_DEBUG=1.
  */
 export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.PluginRegistry = builtins): Promise<number> => {
-  const output = makeOutput()
   const args = parseArgs(argv)
+  // A command line that does not parse still says how its error should be written.
+  const askedFormat = "command" in args ? args.logFormat : argv.flatMap((arg, i) => (arg === "--log-format" ? [argv[i + 1] ?? ""] : arg.startsWith("--log-format=") ? [arg.slice(13)] : []))[0]
+  const output = makeOutput(process.stderr, chooseFormat(askedFormat))
   if (!("command" in args)) {
-    process.stderr.write(`featbit-export: ${args.issues[0]!.message}\n\n${usage}`)
+    const message = args.issues[0]!.message
+    if (output.format === "text") process.stderr.write(`featbit-export: ${message}\n\n${usage}`)
+    else output.error(`featbit-export: ${message}`)
     return EXIT_CONFIG
   }
   if (args.version) {
@@ -60,7 +64,9 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
   }
   const command = commands[args.command]
   if (command === undefined) {
-    process.stderr.write(`featbit-export: unknown command ${JSON.stringify(args.command)}\n\n${usage}`)
+    const message = `featbit-export: unknown command ${JSON.stringify(args.command)} (see featbit-export --help)`
+    if (output.format === "text") process.stderr.write(`featbit-export: unknown command ${JSON.stringify(args.command)}\n\n${usage}`)
+    else output.error(message)
     return EXIT_CONFIG
   }
   const level = process.env["FEATBIT_EXPORT_LOG_LEVEL"]?.toLowerCase() === "debug" ? LogLevel.Debug : LogLevel.Info
@@ -75,16 +81,19 @@ export const main = async (argv: ReadonlyArray<string>, registry: PipelineFile.P
     )
   )
   if (Exit.isSuccess(exit)) return exit.value
-  const scrub = output.scrubber.scrub
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "Some") {
-    process.stderr.write(`${scrub(failure.value.message)}\n`)
+    // One record off a terminal, with each issue's place, so a log collector need not parse the text.
+    const error = failure.value
+    output.error(error.message, { file: error.file, issues: error.issues.map((issue) => ({ ...issue, path: formatPath(issue.path) })) })
     return EXIT_CONFIG
   }
   if (Cause.isInterruptedOnly(exit.cause)) return EXIT_FAILURE
   const defect = Cause.squash(exit.cause)
-  process.stderr.write(scrub(`featbit-export: internal error: ${defect instanceof Error ? defect.message : String(defect)}`) + "\n")
-  if (process.env["FEATBIT_EXPORT_DEBUG"] === "1") process.stderr.write(`${scrub(Cause.pretty(exit.cause))}\n`)
-  else process.stderr.write("(run with FEATBIT_EXPORT_DEBUG=1 for details, and please report it)\n")
+  const debug = process.env["FEATBIT_EXPORT_DEBUG"] === "1"
+  output.error(
+    `featbit-export: internal error: ${defect instanceof Error ? defect.message : String(defect)}\n` +
+      (debug ? Cause.pretty(exit.cause) : "(run with FEATBIT_EXPORT_DEBUG=1 for details, and please report it)")
+  )
   return EXIT_FAILURE
 }

@@ -102,7 +102,7 @@ describe("a community sink named with use:", () => {
   it("reports a mistake in the plugin's own keys at its line and column, in terms of use", async () => {
     const dir = projectWithPlugin()
     const file = writeFile(dir, "pipelines.yaml", pipeline(`      { use: "${PACKAGE}", url: "http://x", secret: s, timeoutMs: 0, colour: red }`))
-    const done = await cli(["validate", file], { cwd: dir })
+    const done = await cli(["validate", file, "--log-format", "text"], { cwd: dir })
     expect(done.code).toBe(2)
     const text = pipeline(`      { use: "${PACKAGE}", url: "http://x", secret: s, timeoutMs: 0, colour: red }`).split("\n")[7]!
     expect(done.stderr).toContain(`pipelines.yaml:8:${text.indexOf("timeoutMs: 0") + "timeoutMs: ".length + 1}: pipelines[0].sink.timeoutMs: must be a positive whole number`)
@@ -117,7 +117,7 @@ const refusal = async (name: string, files: Record<string, string> | undefined) 
   const dir = tempDir()
   for (const [file, text] of Object.entries(files ?? {})) writeFile(path.join(dir, "node_modules", name), file, text)
   const file = writeFile(dir, "pipelines.yaml", pipeline(`      use: "${name}"\n      url: http://127.0.0.1:1/hook`))
-  return cli(["validate", file], { cwd: dir })
+  return cli(["validate", file, "--log-format", "text"], { cwd: dir })
 }
 
 const oneSentenceAtUse = (done: { code: number | null; stdout: string; stderr: string }) => {

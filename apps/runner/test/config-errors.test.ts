@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { assertBuilt, cli, generatePipeline, stackLine, tempDir, writeFile } from "./support.js"
+import { assertBuilt, cli, generatePipeline, jsonLines, stackLine, tempDir, writeFile } from "./support.js"
 
 beforeAll(assertBuilt)
 
@@ -14,6 +14,8 @@ interface Case {
   readonly args?: ReadonlyArray<string>
   /** Every one of these must appear in stderr. */
   readonly says: ReadonlyArray<string>
+  /** These too, in the text format only (the JSON record points to --help instead of quoting it). */
+  readonly textSays?: ReadonlyArray<string>
 }
 
 const cases: ReadonlyArray<Case> = [
@@ -66,22 +68,31 @@ const cases: ReadonlyArray<Case> = [
     args: ["run", "pipeline.yaml", "--pipeline", "nope"],
     says: ["pipeline.yaml", 'no pipeline named "nope"', '"gen"']
   },
-  { name: "an unknown command", args: ["frobnicate", "pipeline.yaml"], says: ['unknown command "frobnicate"', "Usage:"] },
-  { name: "an unknown option", args: ["run", "pipeline.yaml", "--frob"], says: ["unknown option --frob", "Usage:"] },
+  { name: "an unknown command", args: ["frobnicate", "pipeline.yaml"], says: ['unknown command "frobnicate"'], textSays: ["Usage:"] },
+  { name: "an unknown option", args: ["run", "pipeline.yaml", "--frob"], says: ["unknown option --frob"], textSays: ["Usage:"] },
   { name: "an option without its value", args: ["preview", "pipeline.yaml", "--limit"], says: ["--limit needs a value"] },
   { name: "a command without its file", args: ["run"], says: ["run needs a pipeline file"] }
 ]
 
 describe("an invalid pipeline file or command line", () => {
-  it.each(cases)("$name: exits 2 saying where, without a stack trace, and runs nothing", async ({ yaml, args, says }) => {
+  it.each(cases)("$name: exits 2 saying where, without a stack trace, and runs nothing", async ({ yaml, args, says, textSays = [] }) => {
     const dir = tempDir()
     if (yaml !== undefined) writeFile(dir, "pipeline.yaml", yaml)
-    const result = await cli(args ?? ["run", "pipeline.yaml", "--once"], { cwd: dir, env: { NOPE: undefined, OUT_DIR: undefined } })
-    expect(result.code, result.stderr).toBe(2)
-    for (const text of says) expect(result.stderr).toContain(text)
-    expect(result.stderr).not.toMatch(stackLine)
-    expect(result.stderr).not.toContain("internal error")
-    expect(result.stdout).toBe("")
+    const argv = args ?? ["run", "pipeline.yaml", "--once"]
+    const env = { NOPE: undefined, OUT_DIR: undefined }
+    // Written for a person (text), and as one JSON record for a log collector (the default off a terminal).
+    const [text, json] = await Promise.all([cli([...argv, "--log-format", "text"], { cwd: dir, env }), cli(argv, { cwd: dir, env })])
+    expect(text.code, text.stderr).toBe(2)
+    for (const phrase of [...says, ...textSays]) expect(text.stderr).toContain(phrase)
+    expect(text.stderr).not.toMatch(stackLine)
+    expect(text.stderr).not.toContain("internal error")
+    expect(text.stdout).toBe("")
+    expect(json.code, json.stderr).toBe(2)
+    const records = jsonLines(json.stderr)
+    expect(records, json.stderr).toHaveLength(1)
+    expect(records[0]).toMatchObject({ level: "error" })
+    for (const phrase of says) expect(records[0]!["message"]).toContain(phrase)
+    expect(json.stdout).toBe("")
     // Nothing was started: no output, no state.
     expect(fs.readdirSync(dir).filter((entry) => entry !== "pipeline.yaml")).toEqual([])
   })
@@ -89,12 +100,20 @@ describe("an invalid pipeline file or command line", () => {
   it("names every problem of a file at once, each on its own line", async () => {
     const dir = tempDir()
     writeFile(dir, "pipeline.yaml", pipelineWith("      type: generate\n      count: lots\n      colour: red\n"))
-    const result = await cli(["validate", "pipeline.yaml"], { cwd: dir })
+    const result = await cli(["validate", "pipeline.yaml", "--log-format", "text"], { cwd: dir })
     expect(result.code).toBe(2)
     const lines = result.stderr.trim().split("\n")
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(/^pipeline\.yaml:5:14: pipelines\[0\]\.source\.count: /)
     expect(lines[1]).toMatch(/^pipeline\.yaml:6:7: pipelines\[0\]\.source\.colour: unknown key/)
+    // In JSON, one record that lists each issue with its place.
+    const json = await cli(["validate", "pipeline.yaml"], { cwd: dir })
+    const [record] = jsonLines(json.stderr) as Array<{ file: string; issues: Array<{ path: string; line: number; column: number }> }>
+    expect(record!.file).toBe("pipeline.yaml")
+    expect(record!.issues.map((issue) => [issue.path, issue.line, issue.column])).toEqual([
+      ["pipelines[0].source.count", 5, 14],
+      ["pipelines[0].source.colour", 6, 7]
+    ])
   })
 
   it("validate of a good file prints its pipelines and exits 0", async () => {

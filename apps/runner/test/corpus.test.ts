@@ -1,5 +1,5 @@
 // The corpus of broken pipeline files: every one is refused by `validate` with exit 2 and one short
-// sentence that says where (file:line:column, where a line exists) and what to write instead, with no stack
+// sentence (in a JSON record, as off a terminal) that says where (file:line:column, where a line exists) and what to write instead, with no stack
 // trace, in a bounded time and memory. Files that cannot be committed as text (binary, huge, a folder, a YAML
 // bomb) are made in a temporary folder.
 import { spawn } from "node:child_process"
@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { assertBuilt, bin, stackLine } from "./support.js"
+import { assertBuilt, bin, jsonLines, stackLine } from "./support.js"
 
 beforeAll(assertBuilt)
 
@@ -214,11 +214,16 @@ describe("the corpus of broken pipeline files", () => {
     const result = await validate(file)
     expect(result.code, result.stderr).toBe(2)
     expect(result.stdout).toBe("")
-    const firstLine = result.stderr.split("\n")[0]!
-    expect(firstLine.startsWith(at === undefined ? `${name}: ` : `${name}:${at}: `), result.stderr).toBe(true)
-    expect(result.stderr).toContain(says)
-    expect(Buffer.byteLength(result.stderr)).toBeLessThan(1024)
-    expect(result.stderr).not.toMatch(stackLine)
+    // Off a terminal: one JSON record, its message the sentence a terminal shows, its issues with their places.
+    const records = jsonLines(result.stderr) as Array<{ level: string; message: string; issues?: Array<{ line?: number; column?: number }> }>
+    expect(records, result.stderr).toHaveLength(1)
+    const [record] = records
+    expect(record!.level).toBe("error")
+    expect(record!.message.startsWith(at === undefined ? `${name}: ` : `${name}:${at}: `), record!.message).toBe(true)
+    if (at !== undefined) expect(`${record!.issues?.[0]?.line}:${record!.issues?.[0]?.column}`).toBe(at)
+    expect(record!.message).toContain(says)
+    expect(Buffer.byteLength(record!.message)).toBeLessThan(1024)
+    expect(record!.message).not.toMatch(stackLine)
     expect(result.stderr).not.toMatch(/internal error|Encoded side|parseAllDocuments|Maximum call stack/)
     expect(result.stderr).not.toContain(CANARY)
     // Ceilings, not a benchmark: a file the runner has to refuse must never cost a minute or gigabytes.

@@ -109,7 +109,7 @@ describe("plugin types", () => {
   it("an unknown type lists the types that are known", async () => {
     const dir = tempDir()
     const file = writeFile(dir, "pipeline.yaml", "pipelines:\n  - name: x\n    source: { type: kafka }\n    sink: { type: file, path: out/ }\n")
-    const result = await runMain(["validate", file], registryWith({ writeKeys: [], attempts: [] }))
+    const result = await runMain(["validate", file, "--log-format", "text"], registryWith({ writeKeys: [], attempts: [] }))
     expect(result.code).toBe(2)
     expect(result.stderr).toContain("pipeline.yaml:3:21: pipelines[0].source.type")
     expect(result.stderr).toContain('"generate"')
