@@ -251,3 +251,22 @@ describe("help", () => {
     expect(helpUnknown!.stdout).toBe(overview!.stdout)
   })
 })
+
+describe("--log-format", () => {
+  it("text off a terminal: readable lines without terminal control codes; json on request; a wrong value is refused", async () => {
+    const dir = tempDir()
+    writeFile(dir, "pipeline.yaml", generatePipeline({ count: 2000 }))
+    const text = await cli(["run", "pipeline.yaml", "--once", "--log-format", "text"], { cwd: dir })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stderr).toMatch(/^gen: exported 2,000 events/m)
+    expect(text.stderr).not.toContain("{")
+    expect(text.stderr).not.toContain("\x1b")
+    const fromEnv = await cli(["checkpoints", "pipeline.yaml"], { cwd: dir, env: { FEATBIT_EXPORT_LOG_FORMAT: "text" } })
+    expect(fromEnv.stderr).toMatch(/^gen: cursor \(/)
+    const json = await cli(["checkpoints", "pipeline.yaml", "--log-format", "json"], { cwd: dir, env: { FEATBIT_EXPORT_LOG_FORMAT: "text" } })
+    expect(jsonLines(json.stderr)[0]).toMatchObject({ level: "info", pipeline: "gen", checkpoint: { exported: 2000 } })
+    const wrong = await cli(["checkpoints", "pipeline.yaml", "--log-format", "yaml"], { cwd: dir })
+    expect(wrong.code).toBe(2)
+    expect(jsonLines(wrong.stderr)[0]!["message"]).toBe("featbit-export: --log-format must be text or json, not yaml")
+  })
+})
