@@ -141,3 +141,27 @@ export const fromConfig = (value: unknown, options: Omit<MakeOptions, "visible">
   const unique = tooShort.filter((found) => !seen.has(found.path.join(".")) && seen.add(found.path.join(".")))
   return { scrubber: make(secrets.map((found) => found.value), { minLength, visible }), tooShort: unique }
 }
+
+const made = new WeakMap<ReadonlyArray<string>, Map<string, Scrubber>>()
+
+/**
+ * `make(secrets, options)`, made once per list and options: a plugin keeps the list of its secrets for its
+ * lifetime and scrubs every message with it.
+ */
+export const scrubberOf = (secrets: ReadonlyArray<string>, options: Omit<MakeOptions, "visible"> = {}): Scrubber => {
+  let byOptions = made.get(secrets)
+  if (byOptions === undefined) made.set(secrets, (byOptions = new Map()))
+  const key = `${options.minLength ?? MIN_LENGTH}\u0000${options.mask ?? MASK}`
+  let scrubber = byOptions.get(key)
+  if (scrubber === undefined) byOptions.set(key, (scrubber = make(secrets, options)))
+  return scrubber
+}
+
+/**
+ * At most `max` characters of what a server, driver or proxy said, on one line: scrubbed before it is cut,
+ * since a cut secret is no longer recognised.
+ */
+export const excerpt = (text: string, scrubber: Scrubber, max = 300): string => {
+  const line = scrubber.scrub(text).replace(/\s+/g, " ").trim()
+  return line.length > max ? `${line.slice(0, max)}…` : line
+}

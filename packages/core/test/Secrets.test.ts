@@ -229,3 +229,16 @@ describe("the file stores, given a SecretScrubber", () => {
     })
   )
 })
+
+describe("scrubberOf and excerpt", () => {
+  it("make one scrubber per list and options, and cut a quote only once it is scrubbed", () => {
+    const secrets = ["s3cr3t-password-value"]
+    expect(Secrets.scrubberOf(secrets)).toBe(Secrets.scrubberOf(secrets))
+    expect(Secrets.scrubberOf(secrets, { minLength: 1 })).not.toBe(Secrets.scrubberOf(secrets))
+    const said = `login refused for\n  ${secrets[0]} (${Buffer.from(`admin:${secrets[0]}`).toString("base64")})`
+    // The base64 of user:secret carries the secret's own bytes only from an offset; it is scrubbed too.
+    expect(Secrets.excerpt(said, Secrets.scrubberOf(secrets))).toBe("login refused for *** (YWRtaW46***)")
+    expect(Secrets.excerpt(said, Secrets.scrubberOf(secrets), 25)).toBe("login refused for *** (YW…")
+    expect(Secrets.excerpt("  one\n two  ", Secrets.none)).toBe("one two")
+  })
+})

@@ -6,14 +6,8 @@ export const PLUGIN = "eventhub"
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
 
-const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
-
 /** The target's secrets (the connection string, its key), in every encoding (`Secrets.secretForms`). */
-const scrubberOf = (secrets: ReadonlyArray<string>): Secrets.Scrubber => {
-  let scrubber = scrubbers.get(secrets)
-  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 1, mask: "<redacted>" })))
-  return scrubber
-}
+const scrubberOf = (secrets: ReadonlyArray<string>): Secrets.Scrubber => Secrets.scrubberOf(secrets, { minLength: 1, mask: "<redacted>" })
 
 /** Maps an error of the Azure SDK to a `SinkError` whose message never contains a secret. */
 export const classify = (

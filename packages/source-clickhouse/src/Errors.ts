@@ -123,24 +123,15 @@ const errnoOf = (error: unknown): string | undefined => {
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
 
-const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
-
 /**
  * Removes the configured secrets, in every encoding, from a message; the one place every message passes
- * through. Secrets of 3 characters and more, as before: a source's messages are short sentences, where
- * masking a coincidence costs a word, not a record.
+ * through. Secrets of 3 characters and more: a source's messages are short sentences, where masking a
+ * coincidence costs a word, not a record.
  */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string => {
-  let scrubber = scrubbers.get(secrets)
-  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 3 })))
-  return scrubber.scrub(text)
-}
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => Secrets.scrubberOf(secrets, { minLength: 3 }).scrub(text)
 
-/** At most `max` characters of what a server or proxy said, cut only once it is scrubbed (a cut secret is no longer found). */
-const clip = (text: string, secrets: ReadonlyArray<string>, max = 300): string => {
-  const scrubbed = redact(text, secrets)
-  return scrubbed.length > max ? scrubbed.slice(0, max) + "…" : scrubbed
-}
+/** At most `max` characters of what a server or proxy said, scrubbed first. */
+const clip = (text: string, secrets: ReadonlyArray<string>, max = 300): string => Secrets.excerpt(text, Secrets.scrubberOf(secrets, { minLength: 3 }), max)
 
 /** The table as a person writes it: `featbit.events`. */
 export const tableName = (context: Pick<ErrorContext, "database" | "table">): string => `${context.database}.${context.table}`

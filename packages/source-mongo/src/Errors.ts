@@ -13,20 +13,11 @@ export interface ErrorContext {
   readonly secrets: ReadonlyArray<string>
 }
 
-const scrubbers = new WeakMap<ReadonlyArray<string>, Secrets.Scrubber>()
+/** Replaces every secret in a text, in every encoding; any secret but an empty one. */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => Secrets.scrubberOf(secrets, { minLength: 1 }).scrub(text)
 
-/** Replaces every secret in a text, in every encoding; any secret but an empty one, as before. */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string => {
-  let scrubber = scrubbers.get(secrets)
-  if (scrubber === undefined) scrubbers.set(secrets, (scrubber = Secrets.make(secrets, { minLength: 1 })))
-  return scrubber.scrub(text)
-}
-
-/** At most 300 characters of what the driver or server said, cut once scrubbed (a cut secret is no longer found). */
-const excerpt = (text: string, secrets: ReadonlyArray<string>): string => {
-  const line = redact(text, secrets).replace(/\s+/g, " ").trim()
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line
-}
+/** At most 300 characters of what the server said, scrubbed first. */
+const excerpt = (text: string, secrets: ReadonlyArray<string>): string => Secrets.excerpt(text, Secrets.scrubberOf(secrets, { minLength: 1 }))
 
 /** The password of a connection string (as written and decoded), to keep out of messages. */
 export const secretsOf = (url: string): ReadonlyArray<string> => {
