@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -105,14 +106,41 @@ export const run = (
         if (!error.retryable) return Effect.void
         progress.retries += 1
         progress.lastRetry = `${error.plugin}: ${error.message}`
+        progress.observer.failed?.(error._tag === "SinkError" && error.retryAfter !== undefined ? "throttled" : "transient")
         return Effect.logWarning(`${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}; retrying`)
       })
 
     /** The retry policy, telling of each retry it grants (and only of those: the last failure is no retry). */
     const retrying = <E extends SourceError | SinkError>() =>
       retrySchedule<E>(options.retry).pipe(
-        Schedule.onDecision((error: E, decision) => (ScheduleDecision.isContinue(decision) ? noteRetry(error) : Effect.void))
+        Schedule.onDecision((error: E, decision) =>
+          ScheduleDecision.isContinue(decision)
+            ? noteRetry(error)
+            : Effect.sync(() => void (error.retryable || progress.observer.failed?.("fatal")))
+        )
       )
+
+    /**
+     * Retries a write as `retrying` says, until a stop is requested: then the wait before the next attempt is
+     * cut short and the batch fails as it is (it is not committed, so it is delivered again next time). The
+     * attempt in flight is never interrupted; the sink's own deadline (`requestTimeout`) bounds it.
+     */
+    const retryUntilStopped = <A>(attempt: Effect.Effect<A, SinkError>): Effect.Effect<A, SinkError> =>
+      Effect.gen(function* () {
+        const driver = yield* Schedule.driver(retrying<SinkError>())
+        while (true) {
+          const exit = yield* Effect.exit(attempt)
+          if (Exit.isSuccess(exit)) return exit.value
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause)
+          if (yield* stopRequested) return yield* Effect.fail(failure.value)
+          const next = yield* Effect.raceFirst(
+            Effect.option(driver.next(failure.value)).pipe(Effect.map((more) => (Option.isSome(more) ? "again" : "done"))),
+            options.stop === undefined ? Effect.never : Deferred.await(options.stop).pipe(Effect.as("stopped" as const))
+          )
+          if (next !== "again") return yield* Effect.fail(next === "done" ? givenUp(failure.value) : failure.value)
+        }
+      })
 
     /**
      * A passing failure that outlived the retries: its message says so, so that the last line a person reads
@@ -142,11 +170,14 @@ export const run = (
         : Effect.acquireUseRelease(
             Effect.sync(() => void (progress.writing += 1)),
             () =>
-              options.sink.write({ events: page.events, sequence: sequence++ }).pipe(
-                Effect.retry(retrying<SinkError>()),
-                Effect.mapError(givenUp),
-                Effect.map((result) => ({ page, result }))
-              ),
+              Effect.suspend(() => {
+                const started = performance.now()
+                const batch = { events: page.events, sequence: sequence++ }
+                return retryUntilStopped(options.sink.write(batch)).pipe(
+                  Effect.tap(() => Effect.sync(() => progress.observer.written?.((performance.now() - started) / 1000))),
+                  Effect.map((result) => ({ page, result }))
+                )
+              }),
             () => Effect.sync(() => void (progress.writing -= 1))
           )
 
@@ -183,6 +214,8 @@ export const run = (
         progress.cursor = next.cursor
         progress.exported += exported
         progress.deadLettered += letters.length
+        progress.deadLetteredBy.source += page.rejected.length
+        progress.deadLetteredBy.sink += result.rejected.length
         progress.late += late
         progress.missed += missed
         // A page of the source's own bookkeeping (no rows) is committed, but it is no batch.
@@ -201,7 +234,18 @@ export const run = (
       // A page read ahead before a stop is not written: checking just before each write keeps shutdown to
       // the batches already at the sink, and ordered results keep the committed cursor a contiguous prefix.
       Stream.mapEffect(
-        (page) => Effect.flatMap(stopRequested, (stopped) => (stopped ? Effect.succeed(undefined) : Effect.exit(write(page)))),
+        (page) =>
+          Effect.flatMap(stopRequested, (stopped) =>
+            stopped
+              ? Effect.succeed(undefined)
+              : Effect.exit(write(page)).pipe(
+                  // A batch that failed while the pipeline stops is left for next time, not a failure of the run.
+                  Effect.flatMap(
+                    (exit): Effect.Effect<Exit.Exit<Written, SinkError> | undefined> =>
+                      Exit.isFailure(exit) ? Effect.map(stopRequested, (now) => (now ? undefined : exit)) : Effect.succeed(exit)
+                  )
+                )
+          ),
         { concurrency: sinkConcurrency }
       ),
       Stream.takeWhile((exit) => exit !== undefined),

@@ -1,7 +1,23 @@
 import type { Cursor } from "./Cursor.js"
 import type { Timestamp } from "./Timestamp.js"
 
-export type PipelineState = "starting" | "reading" | "waiting" | "stopping" | "stopped" | "failed"
+export type PipelineState = "starting" | "reading" | "waiting" | "restarting" | "stopping" | "stopped" | "failed"
+
+/** How a failed attempt is counted: retried after a pause (`transient`), after the far end asked for one (`throttled`), or not (`fatal`). */
+export type FailureClass = "transient" | "throttled" | "fatal"
+
+/**
+ * What the engine reports as it goes, for whoever measures it (the runner's `/metrics`). Called on the hot
+ * path: keep them cheap.
+ */
+export interface ProgressObserver {
+  /** A page was read: how long the read took, in seconds. */
+  readonly read?: (seconds: number) => void
+  /** A batch was acknowledged by the sink (retries included): how long, in seconds. */
+  readonly written?: (seconds: number) => void
+  /** A failed attempt: retried or not. */
+  readonly failed?: (failure: FailureClass) => void
+}
 
 /** What a running pipeline is doing now, for a person: `state`, with reading told from writing and retrying. */
 export type PipelineActivity = Exclude<PipelineState, "reading"> | "reading" | "writing" | "retrying"
@@ -11,11 +27,21 @@ export type PipelineActivity = Exclude<PipelineState, "reading"> | "reading" | "
  * mutable object: it is updated once per batch on the hot path and read once a second.
  */
 export class PipelineProgress {
-  state: PipelineState = "starting"
+  #state: PipelineState = "starting"
+  /** When `state` last changed (ms since the epoch). */
+  stateSince: number = Date.now()
   /** Events the sink acknowledged in this run. */
   exported = 0
   /** Records sent to the dead-letter file in this run. */
   deadLettered = 0
+  /** Of them, rows the source could not decode, and events the sink refused. */
+  readonly deadLetteredBy = { source: 0, sink: 0 }
+  /** Times the runner restarted this pipeline after it gave up on a passing failure. */
+  restarts = 0
+  /** The failure that stopped (or restarted) the pipeline last, and when (ms since the epoch). */
+  lastError: { readonly message: string; readonly at: number } | undefined = undefined
+  /** Told of reads, writes and failures as they happen. */
+  observer: ProgressObserver = {}
   /** Batches committed in this run. */
   batches = 0
   /** Failed attempts that were retried. */
@@ -40,12 +66,22 @@ export class PipelineProgress {
 
   constructor(readonly pipeline: string) {}
 
+  get state(): PipelineState {
+    return this.#state
+  }
+
+  set state(next: PipelineState) {
+    if (next === this.#state) return
+    this.#state = next
+    this.stateSince = Date.now()
+  }
+
   /**
    * While the pipeline reads: `retrying` when a failure is being retried (`lastRetry` says which), `writing`
    * when batches are at the sink (the source is not what it waits for), `reading` otherwise.
    */
   activity(): PipelineActivity {
-    if (this.state !== "reading") return this.state
+    if (this.#state !== "reading") return this.#state
     if (this.lastRetry !== undefined) return "retrying"
     return this.writing > 0 ? "writing" : "reading"
   }

@@ -1,6 +1,8 @@
 import { Cursor, type FeatBitRow, PipelineProgress, SourceError } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as TestContext from "effect/TestContext"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -287,5 +289,42 @@ describe("what the progress says the pipeline is doing", () => {
       })
     )
     expect(seen).toEqual(["writing", "retrying", "stopped"])
+  })
+})
+
+describe("a stop while a batch is being retried", () => {
+  it("cuts the wait before the next attempt short, commits what was acknowledged, and ends without failing", async () => {
+    const rows = rowsOf(300)
+    const sink = makeRecordingSink({ maxInFlight: 1 })
+    const stores = makeTestStores()
+    const progress = new PipelineProgress("test")
+    await run(
+      Effect.gen(function* () {
+        const stop = yield* Deferred.make<void>()
+        // Batch 0 is acknowledged; batch 1 fails every time. The first wait is up to an hour long, and the
+        // test clock only moves when told to: without a cut-short wait the run could never end.
+        const open = yield* Deferred.make<void>()
+        yield* Deferred.succeed(open, undefined)
+        sink.script({ _tag: "Hold", gate: open }, ...Array.from({ length: 20 }, () => ({ _tag: "Transient" as const })))
+        const fiber = yield* Effect.fork(
+          runOnce(makeMemorySource(rows), sink, stores, {
+            batchSize: 100,
+            inFlight: 1,
+            mode: "follow",
+            stop,
+            progress,
+            retry: { initialDelay: Duration.hours(1), maxDelay: Duration.hours(1), maxRetries: 10 }
+          })
+        )
+        // Yields, not sleeps: the test clock does not move.
+        yield* Effect.yieldNow().pipe(Effect.repeat({ until: () => sink.attempts() === 2 && progress.retries === 1 }))
+        yield* Deferred.succeed(stop, undefined)
+        const summary = yield* Fiber.join(fiber)
+        expect(summary.exported).toBe(100)
+        expect(stores.saves.map((s) => s.cursor.id)).toEqual([rows[99]!.id])
+        // No attempt was made after the stop.
+        expect(sink.attempts()).toBe(2)
+      }).pipe(Effect.provide(TestContext.TestContext))
+    )
   })
 })
