@@ -129,13 +129,39 @@ export const formatBehind = (seconds: number): string => {
 export const statusLine = (p: PipelineProgress, rate: number, scrub: (text: string) => string = (text) => text): string => {
   const behind = p.secondsBehind()
   const retry = p.lastRetry === undefined ? undefined : scrub(p.lastRetry)
+  const catching = p.catchingUp()
+  // Catching up: a bar, percent and ETA by cursor time; once a pass has finished, how far behind it follows.
+  const where =
+    catching !== undefined
+      ? `${bar(catching.fraction)} ${(catching.fraction * 100).toFixed(1)}%${catching.etaSeconds === undefined ? "" : `, ETA ${formatBehind(catching.etaSeconds)}`}`
+      : p.caughtUpTo !== undefined && behind !== undefined
+        ? `following, ${formatBehind(behind)} behind`
+        : behind === undefined
+          ? undefined
+          : `${formatBehind(behind)} behind`
   return (
-    `${p.pipeline}: ${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
+    `${p.pipeline}: ${where === undefined ? "" : `${where}, `}${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
     (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
-    (behind === undefined ? "" : `, ${formatBehind(behind)} behind`) +
+    (p.restarts === 0 ? "" : `, ${formatCount(p.restarts)} restarts`) +
     `, ${p.activity() === "retrying" && retry !== undefined ? `retrying (${retry.length > 80 ? retry.slice(0, 79) + "…" : retry})` : p.activity()}`
   )
+}
+
+/** A 20-cell bar for a fraction. */
+const bar = (fraction: number): string => {
+  const filled = Math.round(fraction * 20)
+  return `[${"#".repeat(filled)}${"-".repeat(20 - filled)}]`
+}
+
+/** The catching-up figures of the terminal's bar, for the JSON record: null once it follows. */
+const catchUpFields = (p: PipelineProgress) => {
+  const catching = p.catchingUp()
+  return {
+    following: p.caughtUpTo !== undefined,
+    percent: catching === undefined ? null : Math.round(catching.fraction * 1000) / 10,
+    etaSeconds: catching?.etaSeconds === undefined ? null : Math.round(catching.etaSeconds)
+  }
 }
 
 /** One pipeline's progress as a JSON record, for log collectors. */
@@ -145,6 +171,8 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
     pipeline: p.pipeline,
     message: "progress",
     state: p.activity(),
+    ...catchUpFields(p),
+    restarts: p.restarts,
     ...(p.lastRetry === undefined ? {} : { retrying: p.lastRetry }),
     batchesAtSink: p.writing,
     exported: p.exported,

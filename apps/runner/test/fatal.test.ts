@@ -39,14 +39,14 @@ describe("a fatal sink error, in the real runner process", () => {
     expect(fs.existsSync(lockPath(dir, "orders"))).toBe(false)
   })
 
-  it("stops the other pipelines of the run gracefully, committing what they delivered", async () => {
+  it("with --fail-fast, stops the other pipelines of the run gracefully, committing what they delivered", async () => {
     const dir = tempDir()
     writeFile(dir, "blocker", "not a folder\n")
     const good = generatePipeline({ name: "good", count: 3000, out: "out/" })
     const blocked = generatePipeline({ name: "blocked", count: 1000, out: "blocker/events.ndjson" }).replace(/^pipelines:\n/, "")
     writeFile(dir, "pipeline.yaml", good + blocked)
-    // Follow mode: without the failure of "blocked", "good" would never stop.
-    const result = await cli(["run", "pipeline.yaml"], { cwd: dir })
+    // Follow mode: without the failure of "blocked" and --fail-fast, "good" would never stop.
+    const result = await cli(["run", "pipeline.yaml", "--fail-fast"], { cwd: dir })
     expect(result.code, result.stderr).toBe(1)
     const records = jsonLines(result.stderr)
     expect(records.filter((r) => r["level"] === "error").map((r) => r["pipeline"])).toEqual(["blocked"])

@@ -285,11 +285,13 @@ ${FAST_RETRY}`
       `pipelines:
   - name: eh
     source: { type: generate, count: 8 }
-    sink: { type: eventhub, connectionString: "\${EH_CONNECTION_STRING}", sdkMaxRetries: 0, requestTimeout: 5s }
+    sink: { type: eventhub, connectionString: "\${EH_CONNECTION_STRING}", sdkMaxRetries: 0, requestTimeout: 5s, serverBusyWait: 10ms }
 ${FAST_RETRY}  - name: eh-sas
     source: { type: generate, count: 8 }
     sink: { type: eventhub, namespace: 127.0.0.1, hub: hub, sasKeyName: send, sasKey: "\${EH_SAS_KEY}", sdkMaxRetries: 0, requestTimeout: 2s }
-${FAST_RETRY}`
+    # Slower to give up than eh, so that eh's refusal (which quotes the key) is what stops the run.
+    retry: { initialDelay: 1s, maxDelay: 1s, maxRetries: 3 }
+`
     )
     const printed = await everyCommand(dir, file, { EH_CONNECTION_STRING: peer.connectionString(undefined, key), EH_SAS_KEY: sasKey })
     expectNoLeak(dir, printed, [{ secret: key }, { secret: sasKey }])

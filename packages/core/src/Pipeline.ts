@@ -154,11 +154,34 @@ export const run = (
           })
         : error)
 
-    /** Pages after the committed cursor; a transient read failure resumes after the last page read. */
+    // Pages read ahead and not yet taken by the writer, to tell a read's own time from a wait for room.
+    let readAhead = 0
+
+    /**
+     * Pages after the committed cursor; a transient read failure resumes after the last page read. Tells the
+     * observer how long each page took to read: the time since the previous one, counted only when the
+     * read-ahead buffer had room for that one (otherwise the time includes waiting for the writer).
+     */
     const pages = (): Stream.Stream<SourcePage, SourceError> => {
       let lastRead = { cursor: committed?.cursor, state: committed?.state }
-      return Stream.suspend(() => options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })).pipe(
-        Stream.tap((page) => Effect.sync(() => void (lastRead = { cursor: page.cursor, state: page.state }))),
+      let lastAt = 0
+      let hadRoom = true
+      return Stream.suspend(() => {
+        // Each pass (and each retry of a read) starts the clock again.
+        lastAt = performance.now()
+        hadRoom = true
+        readAhead = 0
+        return options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })
+      }).pipe(
+        Stream.tap((page) =>
+          Effect.sync(() => {
+            const now = performance.now()
+            if (hadRoom) progress.observer.read?.((now - lastAt) / 1000)
+            lastAt = now
+            hadRoom = ++readAhead < sinkConcurrency
+            lastRead = { cursor: page.cursor, state: page.state }
+          })
+        ),
         Stream.retry(retrying<SourceError>()),
         Stream.mapError(givenUp)
       )
@@ -231,6 +254,7 @@ export const run = (
       (s) => (options.stop === undefined ? s : s.pipe(Stream.interruptWhen(Deferred.await(options.stop)), Stream.takeUntilEffect(() => Deferred.isDone(options.stop!)))),
       // Read ahead while batches are being written, bounded so memory follows the page size.
       Stream.buffer({ capacity: sinkConcurrency }),
+      Stream.tap(() => Effect.sync(() => void (readAhead -= 1))),
       // A page read ahead before a stop is not written: checking just before each write keeps shutdown to
       // the batches already at the sink, and ordered results keep the committed cursor a contiguous prefix.
       Stream.mapEffect(

@@ -26,6 +26,8 @@ export type PipelineActivity = Exclude<PipelineState, "reading"> | "reading" | "
  * Live counters of one pipeline, written by the engine and read by whoever shows progress. A plain
  * mutable object: it is updated once per batch on the hot path and read once a second.
  */
+const eventMillis = (timestamp: Timestamp): number => Date.parse(timestamp.slice(0, 23) + "Z")
+
 export class PipelineProgress {
   #state: PipelineState = "starting"
   /** When `state` last changed (ms since the epoch). */
@@ -50,8 +52,9 @@ export class PipelineProgress {
   late = 0
   /** Rows found too late to export, in this run. */
   missed = 0
-  /** The committed cursor. */
-  cursor: Cursor | undefined = undefined
+  #cursor: Cursor | undefined = undefined
+  /** The first cursor of this run, and when it was seen: where catching up is measured from. */
+  #first: { readonly at: number; readonly ms: number } | undefined = undefined
   /** The store's clock at the start of the current (or last) pass. */
   storeTime: Timestamp | undefined = undefined
   /** The horizon of the current (or last) pass: rows at or before it are read. */
@@ -65,6 +68,29 @@ export class PipelineProgress {
   readonly startedAt: number = Date.now()
 
   constructor(readonly pipeline: string) {}
+
+  /** The committed cursor. */
+  get cursor(): Cursor | undefined {
+    return this.#cursor
+  }
+
+  set cursor(next: Cursor | undefined) {
+    this.#cursor = next
+    if (next !== undefined && this.#first === undefined) this.#first = { at: eventMillis(next.timestamp), ms: Date.now() }
+  }
+
+  /**
+   * While the first pass of this run has not finished: how far the cursor has come from where the run began
+   * towards the pass's horizon (0 to 1), and the seconds left at the pace so far (undefined until it moved).
+   */
+  catchingUp(): { readonly fraction: number; readonly etaSeconds: number | undefined } | undefined {
+    if (this.caughtUpTo !== undefined || this.#first === undefined || this.#cursor === undefined || this.horizon === undefined) return undefined
+    const span = eventMillis(this.horizon) - this.#first.at
+    if (span <= 0) return undefined
+    const fraction = Math.min(1, Math.max(0, (eventMillis(this.#cursor.timestamp) - this.#first.at) / span))
+    const elapsed = (Date.now() - this.#first.ms) / 1000
+    return { fraction, etaSeconds: fraction > 0 && elapsed > 0 ? (elapsed * (1 - fraction)) / fraction : undefined }
+  }
 
   get state(): PipelineState {
     return this.#state
@@ -93,7 +119,7 @@ export class PipelineProgress {
    */
   secondsBehind(): number | undefined {
     if (this.storeTime === undefined) return undefined
-    const read = [this.cursor?.timestamp, this.caughtUpTo].filter((t): t is Timestamp => t !== undefined).sort().pop()
+    const read = [this.#cursor?.timestamp, this.caughtUpTo].filter((t): t is Timestamp => t !== undefined).sort().pop()
     if (read === undefined) return undefined
     return Math.max(0, (Date.parse(this.storeTime.slice(0, 23) + "Z") - Date.parse(read.slice(0, 23) + "Z")) / 1000)
   }

@@ -40,6 +40,8 @@ export * as DeadLetter from "./DeadLetter.js"
 export * from "./Interpolate.js"
 /** Live counters of a running pipeline. */
 export * from "./Progress.js"
+/** Where the runner's HTTP endpoint listens (`server: { listen }`, `--listen`). */
+export { type ListenAddress, ListenSetting, parseListen } from "./Listen.js"
 /** The pipeline engine. */
 export * as Pipeline from "./Pipeline.js"
 /** Pipeline files: YAML, schema, locations of errors, JSON Schema. */

@@ -1,5 +1,5 @@
 import * as path from "node:path"
-import { CheckpointStore, Cursor, DeadLetter, Pipeline, type PipelineError, PipelineProgress } from "@featbit-export/core"
+import { CheckpointStore, ConfigError as ConfigErrorClass, Cursor, DeadLetter, type ListenAddress, Pipeline, type PipelineError, PipelineProgress, parseListen } from "@featbit-export/core"
 import type { ConfigError, PipelineFile } from "@featbit-export/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -10,6 +10,8 @@ import * as Layer from "effect/Layer"
 import type { Args } from "../Args.js"
 import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
 import * as PipelineLock from "../PipelineLock.js"
+import { makeMetrics } from "../service/Metrics.js"
+import { serve } from "../service/Server.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
 
 /** Calls `onFirst` on the first SIGINT/SIGTERM and `onSecond` on the next one; removes itself when the scope closes. */
@@ -30,6 +32,36 @@ const onSignals = (onFirst: () => void, onSecond: () => void) =>
   )
 
 const seconds = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1)
+
+/** `--listen`, else the file's `server.listen`, else none: the endpoint is off unless asked for. */
+const listenAddress = (args: Args, file: PipelineFile.PipelineFile): Effect.Effect<ListenAddress | undefined, ConfigError> => {
+  if (args.listen === undefined) return Effect.succeed(file.server?.listen)
+  const parsed = parseListen(args.listen)
+  return Either.isRight(parsed)
+    ? Effect.succeed(parsed.right)
+    : Effect.fail(new ConfigErrorClass({ file: "command line", issues: [{ path: [], message: `--listen: ${parsed.left}` }] }))
+}
+
+type RunError = PipelineError | PipelineLock.PipelineLockError | { readonly _tag: "OpenError"; readonly retryable: boolean; readonly message: string }
+
+/** Whether a pipeline that failed so may work again by itself: a source or sink that was away, not a mistake. */
+const restartable = (error: RunError): boolean => {
+  switch (error._tag) {
+    case "OpenError":
+      return error.retryable
+    case "PipelineLockError":
+      return false
+    case "PipelineError":
+      return (error.reason._tag === "SourceError" || error.reason._tag === "SinkError") && error.reason.retryable
+  }
+}
+
+/** The longest wait before a pipeline is started again. */
+export const MAX_RESTART_DELAY = Duration.minutes(5)
+
+/** The wait before the n-th restart in a row (from 0): the pipeline's retry.maxDelay, doubled each time, at most MAX_RESTART_DELAY. */
+export const restartDelay = (maxDelay: Duration.Duration, n: number): Duration.Duration =>
+  Duration.min(Duration.times(Duration.max(maxDelay, Duration.millis(10)), 2 ** Math.min(n, 20)), MAX_RESTART_DELAY)
 
 /**
  * `featbit-export run`: runs the selected pipelines side by side until each has caught up (`--once`) or
@@ -52,6 +84,12 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
     )
 
     const progresses = selected.map((pipeline) => new PipelineProgress(pipeline.name))
+    const listen = yield* listenAddress(args, file)
+    if (listen !== undefined) {
+      const bound = yield* serve(listen, progresses, makeMetrics(progresses), output.scrubber)
+      const url = `http://${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`
+      output.report(`serving /metrics, /healthz, /readyz and /status on ${url}`, { message: "listening", url })
+    }
     const progressFiber = yield* Effect.fork(showProgress(output, progresses))
 
     const runOne = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
@@ -77,17 +115,55 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         })
       }).pipe(
         Effect.scoped,
-        Effect.mapError((error): PipelineError | PipelineLock.PipelineLockError | { readonly _tag: "OpenError"; readonly message: string } =>
+        Effect.mapError((error): RunError =>
           error._tag === "PipelineError" || error._tag === "PipelineLockError"
             ? error
-            : { _tag: "OpenError", message: `pipeline ${pipeline.name}: cannot start its ${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}` }
+            : {
+                _tag: "OpenError",
+                retryable: error.retryable,
+                message: `pipeline ${pipeline.name}: cannot start its ${error._tag === "SourceError" ? "source" : "sink"} ${error.plugin}: ${error.message}`
+              }
         ),
-        Effect.tapError(() => Deferred.succeed(stop, undefined)),
         Effect.either
       )
 
+    /**
+     * Runs a pipeline, and in follow mode restarts it after a passing failure that outlived its retries (a
+     * database down for an hour), waiting longer each time. A failure a person must fix stops this pipeline
+     * alone; the others go on. `--once` and `--fail-fast` stop every pipeline at the first failure.
+     */
+    const supervise = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
+      Effect.gen(function* () {
+        const following = !args.once && pipeline.mode === "follow"
+        let quickRestarts = 0
+        while (true) {
+          const batchesBefore = progress.batches
+          const result = yield* runOne(pipeline, progress)
+          if (Either.isRight(result)) return result
+          const error = result.left
+          progress.lastError = { message: error.message, at: Date.now() }
+          if (!following || args.failFast || !restartable(error) || (yield* Deferred.isDone(stop))) {
+            progress.state = "failed"
+            if (!following || args.failFast) yield* Deferred.succeed(stop, undefined)
+            else yield* Effect.logError(`${error.message}; this pipeline is stopped, the others go on`)
+            return result
+          }
+          // A run that committed something was healthy for a while: start the backoff over.
+          if (progress.batches > batchesBefore) quickRestarts = 0
+          const wait = restartDelay(pipeline.retry.maxDelay, quickRestarts++)
+          progress.restarts += 1
+          progress.state = "restarting"
+          yield* Effect.logWarning(`${error.message}; restarting in ${Duration.format(wait)} (restart ${progress.restarts})`)
+          const stopped = yield* Effect.raceFirst(Effect.sleep(wait).pipe(Effect.as(false)), Deferred.await(stop).pipe(Effect.as(true)))
+          if (stopped) {
+            progress.state = "failed"
+            return result
+          }
+        }
+      })
+
     const stores = Layer.merge(CheckpointStore.layerFile(file.stateDir), DeadLetter.layerFile(file.stateDir))
-    const results = yield* Effect.forEach(selected, (pipeline, i) => runOne(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(
+    const results = yield* Effect.forEach(selected, (pipeline, i) => supervise(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(
       Effect.provide(stores),
       Effect.raceFirst(Deferred.await(abandon).pipe(Effect.as(undefined)))
     )
