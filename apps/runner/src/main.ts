@@ -8,6 +8,7 @@ import * as LogLevel from "effect/LogLevel"
 import { type Args, commandUsage, parseArgs, usage } from "./Args.js"
 import { checkCommand } from "./commands/check.js"
 import { checkpointsCommand } from "./commands/checkpoints.js"
+import { deadLettersCommand } from "./commands/deadLetters.js"
 import { previewCommand } from "./commands/preview.js"
 import { runCommand } from "./commands/run.js"
 import { pluginCommand } from "./commands/plugin.js"
@@ -29,6 +30,7 @@ const commands: Record<string, Command> = {
   check: checkCommand,
   preview: previewCommand,
   checkpoints: checkpointsCommand,
+  "dead-letters": deadLettersCommand,
   schema: schemaCommand,
   plugin: pluginCommand
 }

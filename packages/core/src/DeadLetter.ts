@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { DeadLetterError } from "./Errors.js"
 import type { ExportEvent } from "./Event.js"
-import { appendDurably, errorText, toJson } from "./internal/files.js"
+import { appendDurably, errorText, toJson, writeFileAtomic } from "./internal/files.js"
 import { type Scrubber, SecretScrubber, none } from "./Secrets.js"
 
 /**
@@ -38,9 +38,10 @@ export const deadLetterFile = (dir: string, pipeline: string): string => path.jo
 /**
  * A letter as one JSON line. The reason, the event and the row are scrubbed: a far end's answer quoted in a
  * reason, or a row that holds what a proxy echoed, must not put a secret on disk. The letter's identity (its
- * time, pipeline, stage, plugin and id) is kept as it is, so it can still be found and replayed.
+ * time, pipeline, stage, plugin and id) is kept as it is, so it can still be found and replayed. Exported for
+ * tools that write letters again (a replay keeps a refused event with its new reason).
  */
-const line = (letter: DeadLetter, scrubber: Scrubber): string => {
+export const toLine = (letter: DeadLetter, scrubber: Scrubber = none): string => {
   if (scrubber === none) return toJson(letter)
   // Through JSON first: what a row holds (bigints, driver types with toJSON) is scrubbed as it is written.
   const { at, pipeline, stage, plugin, id, ...content } = JSON.parse(toJson(letter)) as DeadLetter
@@ -53,12 +54,23 @@ export const makeFile = (dir: string, scrubber: Scrubber = none): Context.Tag.Se
     if (letters.length === 0) return Effect.void
     const file = deadLetterFile(dir, pipeline)
     return Effect.tryPromise({
-      try: () => appendDurably(file, letters.map((letter) => line(letter, scrubber) + "\n").join("")),
+      try: () => appendDurably(file, letters.map((letter) => toLine(letter, scrubber) + "\n").join("")),
       catch: (cause) =>
         new DeadLetterError({ message: `cannot write dead letters to ${file}: ${errorText(cause)}`, cause })
     })
   }
 })
+
+/**
+ * Replaces `file` with `contents` atomically (temporary file, fsync, rename, fsync of the folder): a tool that
+ * rewrites a dead-letter file (a replay removing what was delivered) or exports from it must leave, if it is
+ * killed at any moment, the old contents or the new ones, never a torn file that lost letters.
+ */
+export const replaceFile = (file: string, contents: string): Effect.Effect<void, DeadLetterError> =>
+  Effect.tryPromise({
+    try: () => writeFileAtomic(file, contents),
+    catch: (cause) => new DeadLetterError({ message: `cannot write ${file}: ${errorText(cause)}`, cause })
+  })
 
 /** `makeFile` with the `SecretScrubber` of the context, when there is one. */
 export const layerFile = (dir: string): Layer.Layer<DeadLetterStore> =>
