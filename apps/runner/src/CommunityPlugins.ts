@@ -1,7 +1,7 @@
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { type AnySinkPlugin, type AnySourcePlugin, CONTRACT_VERSION, ConfigError, type ConfigIssue, PipelineFile } from "@featbit-export/core"
+import { type AnySinkPlugin, type AnySourcePlugin, CONTRACT_VERSION, ConfigError, type ConfigIssue, PipelineFile, interpolate } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
@@ -9,7 +9,11 @@ import * as YAML from "yaml"
 /** A `use:` key of a pipeline file: the plugin it names and where it is written. */
 export interface UseKey {
   readonly kind: "source" | "sink"
-  readonly name: string
+  /**
+   * The package, `${VAR}` references replaced as in any value; undefined when a variable it needs is
+   * missing: parsing the file reports that at the value, in the words it uses for every value.
+   */
+  readonly name: string | undefined
   readonly path: ReadonlyArray<string | number>
   readonly line: number
   readonly column: number
@@ -19,7 +23,10 @@ export interface UseKey {
 }
 
 /** Finds every `pipelines[i].source.use` and `pipelines[i].sink.use`; a file YAML cannot parse has none. */
-export const findUseKeys = (text: string): { keys: Array<UseKey>; issues: Array<ConfigIssue> } => {
+export const findUseKeys = (
+  text: string,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): { keys: Array<UseKey>; issues: Array<ConfigIssue> } => {
   const lines = new YAML.LineCounter()
   const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false })
   const keys: Array<UseKey> = []
@@ -36,13 +43,17 @@ export const findUseKeys = (text: string): { keys: Array<UseKey>; issues: Array<
       if (pair === undefined || !YAML.isScalar(pair.key) || pair.key.range == null) continue
       const at = lines.linePos(pair.key.range[0])
       const where = { path: ["pipelines", index, kind, "use"], line: at.line, column: at.col }
-      const value = YAML.isScalar(pair.value) ? pair.value.value : undefined
+      const written = YAML.isScalar(pair.value) ? pair.value.value : undefined
+      // Interpolated here, before parsing, because the package must be loaded before the file can decode.
+      const value = typeof written === "string" ? interpolate(written, env) : undefined
       if (block.items.some((p) => YAML.isScalar(p.key) && p.key.value === "type")) {
         issues.push({ ...where, message: "a plugin is named either by type (a built-in) or by use (an npm package), not both" })
-      } else if (typeof value !== "string" || value === "") {
+      } else if (value === undefined || (value._tag === "Value" && value.value === "")) {
         issues.push({ ...where, message: "use names the npm package of a community plugin, e.g. use: \"@acme/featbit-export-sink-kafka\"" })
       } else {
-        keys.push({ kind, name: value, ...where, start: pair.key.range[0], end: pair.key.range[1] })
+        // Kept when a variable is missing, so that `use` is still read as `type` and the parse reports the variable.
+        const name = value._tag === "Value" ? value.value : undefined
+        keys.push({ kind, name, ...where, start: pair.key.range[0], end: pair.key.range[1] })
       }
     }
   })
@@ -78,7 +89,7 @@ const builtinTypes = (registry: PipelineFile.PluginRegistry, kind: "source" | "s
   (kind === "source" ? registry.sources : registry.sinks).map((p) => p.type).join(", ")
 
 /** Loads one package named by `use:`, from the folder of the pipeline file. */
-const loadPlugin = async (dir: string, key: UseKey, registry: PipelineFile.PluginRegistry): Promise<{ plugin: AnySourcePlugin | AnySinkPlugin } | { message: string }> => {
+const loadPlugin = async (dir: string, key: UseKey & { readonly name: string }, registry: PipelineFile.PluginRegistry): Promise<{ plugin: AnySourcePlugin | AnySinkPlugin } | { message: string }> => {
   let resolved: string
   try {
     resolved = createRequire(path.join(dir, "noop.js")).resolve(key.name)
@@ -120,8 +131,9 @@ export const communityRegistry = (file: string | undefined, registry: PipelineFi
     const sinks = [...registry.sinks]
     for (const key of keys) {
       const known = key.kind === "source" ? sources : sinks
-      if (known.some((p) => p.type === key.name)) continue
-      const loaded = yield* Effect.promise(() => loadPlugin(dir, key, registry))
+      const name = key.name
+      if (name === undefined || known.some((p) => p.type === name)) continue
+      const loaded = yield* Effect.promise(() => loadPlugin(dir, { ...key, name }, registry))
       if ("message" in loaded) issues.push({ path: key.path, line: key.line, column: key.column, message: loaded.message })
       else if (key.kind === "source") sources.push(loaded.plugin as AnySourcePlugin)
       else sinks.push(loaded.plugin as AnySinkPlugin)

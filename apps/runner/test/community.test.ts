@@ -112,6 +112,43 @@ describe("a community sink named with use:", () => {
   })
 })
 
+describe("use: takes ${VAR} references like any value", () => {
+  it("resolves ${VAR:-default} to the default, and to the variable when it is set", async () => {
+    const dir = projectWithPlugin()
+    const file = writeFile(dir, "pipelines.yaml", pipeline(`      use: \${PLUGIN_PKG:-${PACKAGE}}\n      url: http://127.0.0.1:1/hook\n      secret: s`))
+    const byDefault = await cli(["validate", file], { cwd: dir, env: { PLUGIN_PKG: undefined } })
+    expect(byDefault.code, byDefault.stderr).toBe(0)
+    expect(byDefault.stdout + byDefault.stderr).toContain(PACKAGE)
+    // Set, the variable wins: a package that is not installed is refused by its name.
+    const set = await cli(["validate", file, "--log-format", "text"], { cwd: dir, env: { PLUGIN_PKG: "@acme/featbit-export-sink-elsewhere" } })
+    expect(set.code).toBe(2)
+    expect(set.stderr).toContain('pipelines.yaml:8:7: pipelines[0].sink.use: cannot find the package "@acme/featbit-export-sink-elsewhere"')
+  })
+
+  it("reports a missing variable in use: as a missing variable in a value, at its line and column, with the file's other mistakes", async () => {
+    const dir = projectWithPlugin()
+    const block = `      use: \${PLUGIN_PKG}\n      url: \${HOOK_URL}\n      secret: s`
+    const flow = `      { use: "\${PLUGIN_PKG}", url: "\${HOOK_URL}", secret: s }`
+    for (const sink of [block, flow]) {
+      const text = pipeline(sink)
+      const file = writeFile(dir, "pipelines.yaml", text)
+      const done = await cli(["validate", file, "--log-format", "text"], { cwd: dir, env: { PLUGIN_PKG: undefined, HOOK_URL: undefined } })
+      expect(done.code).toBe(2)
+      expect(done.stderr).not.toMatch(stackLine)
+      const lines = text.split("\n")
+      const at = (needle: string) => {
+        const line = lines.findIndex((l) => l.includes(needle))
+        return `${line + 1}:${lines[line]!.indexOf(needle) + 1}`
+      }
+      const usePlace = at(sink === flow ? '"${PLUGIN_PKG}"' : "${PLUGIN_PKG}")
+      const urlPlace = at(sink === flow ? '"${HOOK_URL}"' : "${HOOK_URL}")
+      expect(done.stderr).toContain(`pipelines.yaml:${usePlace}: pipelines[0].sink.use: environment variable PLUGIN_PKG is not set (write \${PLUGIN_PKG:-default} to give a default)`)
+      expect(done.stderr).toContain(`pipelines.yaml:${urlPlace}: pipelines[0].sink.url: environment variable HOOK_URL is not set (write \${HOOK_URL:-default} to give a default)`)
+      expect(done.stderr).not.toContain('"type"')
+    }
+  })
+})
+
 /** Runs `validate` on a pipeline whose sink is `use: name`, with `files` as the package at node_modules/name. */
 const refusal = async (name: string, files: Record<string, string> | undefined) => {
   const dir = tempDir()

@@ -9,6 +9,7 @@ import * as Schema from "effect/Schema"
 import * as YAML from "yaml"
 import { type ConfigIssue, ConfigError } from "./Errors.js"
 import { errorText } from "./internal/files.js"
+import { type ListenAddress, ListenSetting } from "./Listen.js"
 import { interpolate } from "./Interpolate.js"
 import { schemaIssues as describeIssues } from "./internal/schemaMessages.js"
 import { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_ISSUES, checkStructure, checkText, decodeFile, parseDocument, tooLarge } from "./internal/yamlLimits.js"
@@ -87,18 +88,48 @@ export interface PluginConfig {
   readonly [key: string]: unknown
 }
 
+const pluginVariants = (plugins: ReadonlyArray<AnySourcePlugin | AnySinkPlugin>) =>
+  plugins.map((plugin) =>
+    Schema.Struct({ type: Schema.Literal(plugin.type) })
+      .pipe(Schema.extend(plugin.config))
+      .annotations({ title: `${plugin.kind} ${plugin.type}`, description: plugin.description })
+  )
+
 const configUnion = (plugins: ReadonlyArray<AnySourcePlugin | AnySinkPlugin>): Schema.Schema<PluginConfig, unknown> =>
-  Schema.Union(
-    ...plugins.map((plugin) =>
-      Schema.Struct({ type: Schema.Literal(plugin.type) })
-        .pipe(Schema.extend(plugin.config))
-        .annotations({ title: `${plugin.kind} ${plugin.type}`, description: plugin.description })
-    )
-    // Plugin schemas need no services to decode; the erased plugin type cannot say so.
-  ) as unknown as Schema.Schema<PluginConfig, unknown>
+  // Plugin schemas need no services to decode; the erased plugin type cannot say so.
+  Schema.Union(...pluginVariants(plugins)) as unknown as Schema.Schema<PluginConfig, unknown>
+
+/**
+ * For editors only: a block that names a community plugin by its npm package (`use:`). Its keys are the
+ * package's, which no editor can know, so any key is allowed, except `type` (a block names its plugin one
+ * way). Decoding never meets it: the runner loads the package and reads `use` as `type` first.
+ */
+const communityBlock = (kind: "source" | "sink") =>
+  Schema.Struct({ use: Schema.String }).annotations({
+    jsonSchema: {
+      type: "object",
+      title: `community ${kind}`,
+      description: `A community ${kind} plugin, named by its npm package and installed beside the pipeline file; its other keys are the package's own`,
+      required: ["use"],
+      properties: {
+        use: {
+          type: "string",
+          minLength: 1,
+          description: `The npm package of the plugin, e.g. "@acme/featbit-export-${kind}-kafka" (quoted: a plain YAML value cannot start with @)`
+        }
+      },
+      not: { required: ["type"] }
+    }
+  })
+
+/** What an editor accepts for a source or sink: a plugin's variant or a community block, in one flat anyOf. */
+const editorUnion = (kind: "source" | "sink", plugins: ReadonlyArray<AnySourcePlugin | AnySinkPlugin>): Schema.Schema<unknown, unknown> =>
+  Schema.Union(...pluginVariants(plugins), communityBlock(kind)) as unknown as Schema.Schema<unknown, unknown>
 
 /** The schema of a whole pipeline file, composed from the plugins' own config schemas. */
-export const pipelineFileSchema = (plugins: PluginRegistry) =>
+export const pipelineFileSchema = (plugins: PluginRegistry) => fileSchema(configUnion(plugins.sources), configUnion(plugins.sinks))
+
+const fileSchema = <Source, Sink>(source: Schema.Schema<Source, unknown>, sink: Schema.Schema<Sink, unknown>) =>
   Schema.Struct({
     state: Schema.optionalWith(
       Schema.String.annotations({
@@ -106,11 +137,17 @@ export const pipelineFileSchema = (plugins: PluginRegistry) =>
       }),
       { exact: true }
     ),
+    server: Schema.optionalWith(
+      Schema.Struct({ listen: ListenSetting }).annotations({
+        description: "The runner's HTTP endpoint (/metrics, /healthz, /readyz, /status); off unless given (or --listen)"
+      }),
+      { exact: true }
+    ),
     pipelines: Schema.NonEmptyArray(
       Schema.Struct({
         ...pipelineSettings,
-        source: configUnion(plugins.sources),
-        sink: configUnion(plugins.sinks)
+        source,
+        sink
       })
     )
   })
@@ -131,12 +168,14 @@ export interface PipelineFile {
   readonly baseDir: string
   /** The absolute state folder (checkpoints, dead letters). */
   readonly stateDir: string
+  /** Where the runner serves its HTTP endpoint, when the file asks for one. */
+  readonly server?: { readonly listen: ListenAddress } | undefined
   readonly pipelines: ReadonlyArray<PipelineConfig>
 }
 
 /** The JSON Schema of pipeline files, for editors (`# yaml-language-server: $schema=...`). */
 export const jsonSchema = (plugins: PluginRegistry): object => ({
-  ...JSONSchema.make(pipelineFileSchema(plugins)),
+  ...JSONSchema.make(fileSchema(editorUnion("source", plugins.sources), editorUnion("sink", plugins.sinks))),
   title: "featbit-export pipeline file"
 })
 
@@ -496,7 +535,7 @@ export const parse = (
   const stateDir = path.resolve(
     options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, valid.state ?? ".featbit-export")
   )
-  return Either.right({ file, baseDir, stateDir, pipelines })
+  return Either.right({ file, baseDir, stateDir, ...(valid.server === undefined ? {} : { server: valid.server }), pipelines })
 }
 
 const unreadable = (file: string, message: string) => new ConfigError({ file, issues: [{ path: [], message }] })

@@ -693,6 +693,25 @@ describe("PipelineFile.jsonSchema", () => {
     }
     expect(JSON.stringify(properties["sink"])).not.toContain("host")
   })
+
+  it("has a community variant per kind: use: <package> with the package's own keys, and no type", () => {
+    const items = resolve(resolve((schema["properties"] as Json)["pipelines"])["items"])
+    for (const kind of ["source", "sink"] as const) {
+      const all = variants((items["properties"] as Json)[kind])
+      // One flat anyOf, so an editor lists every choice at one level.
+      expect(all.every((variant) => variant["anyOf"] === undefined), kind).toBe(true)
+      const community = all.filter((variant) => (variant["required"] as Array<string> | undefined)?.includes("use"))
+      expect(community, kind).toHaveLength(1)
+      const variant = community[0]!
+      expect(variant["required"]).toEqual(["use"])
+      expect(resolve((variant["properties"] as Json)["use"])).toMatchObject({ type: "string", minLength: 1 })
+      // Free-form keys (no additionalProperties: false), but not type beside use.
+      expect(variant["additionalProperties"]).toBeUndefined()
+      expect(variant["not"]).toEqual({ required: ["type"] })
+      // Every other variant still requires its type, so a block with use: matches the community one only.
+      for (const other of all.filter((candidate) => candidate !== variant)) expect(other["required"], kind).toContain("type")
+    }
+  })
 })
 
 describe("checks across keys (a plugin's configIssues)", () => {
@@ -883,8 +902,8 @@ describe("PipelineFile.parse: durations carry a unit", () => {
 describe("PipelineFile.parse: messages a person can act on", () => {
   const mistakes: ReadonlyArray<[string, string, RegExp]> = [
     ["a block where a number goes", onePipeline(["    batch: 5000"]), /^pipelines\[0\]\.batch: must be a block of keys \(size, inFlight\), not 5000$/],
-    ["a list as the whole file", "- a\n", /^must be a block of keys \(state, pipelines\), not a list$/],
-    ["text as the whole file", "hello\n", /^must be a block of keys \(state, pipelines\), not "hello"$/],
+    ["a list as the whole file", "- a\n", /^must be a block of keys \(state, server, pipelines\), not a list$/],
+    ["text as the whole file", "hello\n", /^must be a block of keys \(state, server, pipelines\), not "hello"$/],
     ["a block where the list goes", "pipelines:\n  name: p\n", /^pipelines: must be a list of at least one item, not a block of keys$/],
     ["an empty list", "pipelines: []\n", /^pipelines: is an empty list: give at least one item$/],
     ["a word where a plugin block goes", onePipeline().replace(/ {4}source:\n.*\n.*\n/, "    source: test-clickhouse\n"), /^pipelines\[0\]\.source: must be a block of keys \(host, port, database, type\), not "test-clickhouse"$/],
