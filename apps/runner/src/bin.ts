@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { main } from "./main.js"
+import * as nodeModule from "node:module"
+
+// Every command loads the same large module graph (Effect, the plugins' clients): Node 22.1 and newer can keep
+// its compiled code between runs (measured on Node 24: `validate` in 0.66 s instead of 0.71 s, median of 10).
+// Node 20 has no compile cache.
+;(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.()
+const { main } = await import("./main.js")
 
 const isBrokenPipe = (error: NodeJS.ErrnoException): boolean => error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED"
 

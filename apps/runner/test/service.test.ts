@@ -1,8 +1,23 @@
 // The runner as a service, through the built CLI: its HTTP endpoint during an export, supervised pipelines
 // (a fatal failure stops one pipeline, a passing one that outlives its retries is restarted), and a stop
 // while a far end keeps failing.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Timestamp } from "@featbit-export/core"
+import { generateRows } from "@featbit-export/source-generate"
 import { type SegmentReceiver, startSegmentReceiver } from "@featbit-export/testkit"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  ADMIN_USER,
+  HOST,
+  PORT,
+  createDatabase,
+  createEventsTable,
+  indexForKeyset,
+  insertRows,
+  serverNow,
+  uniqueName
+} from "../../../packages/source-postgres/test/support/pg.js"
 import { encodings } from "./secrets-doubles.js"
 import { type Running, assertBuilt, jsonLines, start, tempDir, waitFor, writeFile } from "./support.js"
 
@@ -185,5 +200,63 @@ describe("the HTTP endpoint and supervised pipelines", () => {
     expect(jsonLines(done.stderr).find((r) => r["message"] === "done")).toMatchObject({ exported: 0 })
     // The batch was not attempted again after the stop.
     expect(segment.stats().requests).toBe(1)
+  })
+
+  it("on a live PostgreSQL table, /metrics counts the late rows it delivers and how far behind the store it follows", async () => {
+    const db = await createDatabase("service")
+    try {
+      const schema = uniqueName("s")
+      const table = await createEventsTable(db, schema)
+      await indexForKeyset(db, table)
+      const now = await serverNow(db)
+      // 3,000 events of thousands of users over the ten minutes before the store's clock.
+      const recent = [...generateRows({ count: 3_000, seed: 11, users: 50_000 })].map((row, i) => ({ ...row, timestamp: Timestamp.fromMillis(now - 600_000 + i * 200) }))
+      await insertRows(db, table, recent)
+      const userOf = (row: (typeof recent)[number]) => (JSON.parse(String(row.properties)) as { userKeyId: string }).userKeyId
+      expect(new Set(recent.map(userOf)).size).toBeGreaterThan(2_000)
+      const dir = tempDir()
+      writeFile(
+        dir,
+        "pipeline.yaml",
+        `pipelines:
+  - name: live
+    source: { type: postgres, host: ${HOST}, port: ${PORT}, user: ${ADMIN_USER}, database: ${db.name}, schema: ${schema}, lag: 0s }
+    sink: { type: file, path: out/events.ndjson }
+    pollInterval: 200ms
+`
+      )
+      const running = run(dir, [])
+      const base = await endpointOf(running)
+      const metricsOf = async () => await (await fetch(`${base}/metrics`)).text()
+      await poll("the first 3,000 events", async () => (sample(await metricsOf(), 'featbit_export_events_exported_total{pipeline="live"}') === 3_000 ? true : undefined))
+
+      // A phone back online: 25 events of two minutes before the cursor land now, beside 40 new ones.
+      const late = [...generateRows({ count: 25, seed: 12, users: 50_000 })].map((row, i) => ({ ...row, timestamp: Timestamp.fromMillis(now - 120_000 - i * 1_000) }))
+      const fresh = [...generateRows({ count: 40, seed: 13, users: 50_000 })].map((row, i) => ({ ...row, timestamp: Timestamp.fromMillis(now + 1_000 + i * 10) }))
+      await insertRows(db, table, [...late, ...fresh])
+      const metrics = await poll("the late and new rows", async () => {
+        const text = await metricsOf()
+        return sample(text, 'featbit_export_events_exported_total{pipeline="live"}') === 3_065 ? text : undefined
+      })
+      expect(sample(metrics, 'featbit_export_late_rows_total{pipeline="live"}')).toBe(25)
+      expect(sample(metrics, 'featbit_export_missed_rows_total{pipeline="live"}')).toBe(0)
+      // With lag 0s and a poll every 200 ms, it follows within seconds of the store's clock.
+      const behind = await poll("a pass after the last rows", async () => {
+        const value = sample(await metricsOf(), 'featbit_export_behind_seconds{pipeline="live"}')
+        return value !== undefined && value < 5 ? value : undefined
+      })
+      expect(behind).toBeGreaterThanOrEqual(0)
+      expect(sample(metrics, 'featbit_export_pipeline_state{pipeline="live",state="failed"}')).toBe(0)
+
+      running.child.kill("SIGTERM")
+      const done = await running.finished
+      expect(done.code, done.stderr).toBe(0)
+      expect(jsonLines(done.stderr).find((r) => r["message"] === "done")).toMatchObject({ exported: 3_065, late: 25, missed: 0 })
+      const ids = fs.readFileSync(path.join(dir, "out", "events.ndjson"), "utf8").trimEnd().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)
+      expect(ids).toHaveLength(3_065)
+      expect(new Set(ids)).toEqual(new Set([...recent, ...late, ...fresh].map((row) => row.id)))
+    } finally {
+      await db.drop()
+    }
   })
 })
