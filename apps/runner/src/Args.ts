@@ -104,6 +104,8 @@ Usage:
       /readyz and /status.
   featbit-export validate <file>
       Check a pipeline file without connecting anywhere; prints the pipelines, secrets redacted.
+  featbit-export test <file> [--pipeline NAME]...
+      Run the pipelines' tests: (input events and what the filter, transform and sink map must make of them).
   featbit-export check <file> [--pipeline NAME]...
       Connect to every source and sink and say what works and what is wrong.
   featbit-export preview <file> [--pipeline NAME] [--limit N]
@@ -152,6 +154,15 @@ Decodes the pipeline file without connecting anywhere, and prints its pipelines 
 and every secret redacted. Each mistake is reported with its file, line, column and key.
 
 Exit codes: 0 valid, 2 invalid.
+`,
+  test: `featbit-export test <file> [--pipeline NAME]...
+
+Runs each pipeline's tests: entries without connecting anywhere: the input event (fields left out take an
+example event's values) goes through the pipeline's filter, transform and sink map, and the result is compared
+with expect: (only the fields it names; expect.sink holds the sink's mapped fields) or filtered: true.
+A mismatch prints each differing field, expected and got.
+
+Exit codes: 0 every test passed (or there are none), 1 a test failed, 2 invalid configuration.
 `,
   check: `featbit-export check <file> [--pipeline NAME]...
 

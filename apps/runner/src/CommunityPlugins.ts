@@ -139,7 +139,7 @@ export const communityRegistry = (file: string | undefined, registry: PipelineFi
       else sinks.push(loaded.plugin as AnySinkPlugin)
     }
     if (issues.length > 0) return yield* Effect.fail(new ConfigError({ file, issues: issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }))
-    return { sources, sinks }
+    return { ...registry, sources, sinks }
   })
 
 /**

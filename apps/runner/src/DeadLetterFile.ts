@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 export const StoredLetter = Schema.Struct({
   at: Schema.String,
   pipeline: Schema.String,
-  stage: Schema.Literal("source", "sink"),
+  stage: Schema.Literal("source", "transform", "sink"),
   plugin: Schema.String,
   id: Schema.optional(Schema.NullOr(Schema.String)),
   reason: Schema.String,
@@ -50,9 +50,14 @@ export const readEntries = (file: string): Effect.Effect<ReadonlyArray<Entry>, D
 /** The file's text for these lines. */
 export const renderEntries = (entries: ReadonlyArray<Entry>): string => entries.map((entry) => entry.text + "\n").join("")
 
-/** The event of a sink-stage letter, when it is one that can be sent again. */
+/**
+ * The event of a sink-stage letter (refused by the sink) or a transform-stage one (an expression failed on
+ * it), when it is one that can be sent again.
+ */
 export const replayableEvent = (entry: Entry): ExportEvent | undefined =>
-  entry.letter?.stage === "sink" && entry.letter.event !== undefined ? Either.getOrUndefined(decodeEvent(entry.letter.event)) : undefined
+  (entry.letter?.stage === "sink" || entry.letter?.stage === "transform") && entry.letter.event !== undefined
+    ? Either.getOrUndefined(decodeEvent(entry.letter.event))
+    : undefined
 
 /** How long a reason may be in a summary: enough for the cause, not for the quoted body that follows it. */
 export const REASON_LENGTH = 120
@@ -62,8 +67,10 @@ export const cutReason = (reason: string): string => {
   return flat.length <= REASON_LENGTH ? flat : flat.slice(0, REASON_LENGTH - 1) + "…"
 }
 
+type Stage = StoredLetter["stage"]
+
 export interface ReasonCount {
-  readonly stage: "source" | "sink"
+  readonly stage: Stage
   readonly reason: string
   readonly count: number
 }
@@ -71,6 +78,7 @@ export interface ReasonCount {
 export interface Summary {
   readonly total: number
   readonly source: number
+  readonly transform: number
   readonly sink: number
   /** Lines that are not letters (a line torn by a crash). */
   readonly unreadable: number
@@ -84,14 +92,16 @@ export interface Summary {
  * would hide it among thousands of groups of one.
  */
 export const summarize = (entries: ReadonlyArray<Entry>): Summary => {
-  const groups = new Map<string, { stage: "source" | "sink"; reason: string; count: number; first: number }>()
+  const groups = new Map<string, { stage: Stage; reason: string; count: number; first: number }>()
   let source = 0
+  let transform = 0
   let sink = 0
   let unreadable = 0
   entries.forEach((entry, i) => {
     const letter = entry.letter
     if (letter === undefined) return void (unreadable += 1)
     if (letter.stage === "source") source += 1
+    else if (letter.stage === "transform") transform += 1
     else sink += 1
     const reason = cutReason(letter.reason)
     const key = `${letter.stage}\u0000${reason}`
@@ -101,5 +111,5 @@ export const summarize = (entries: ReadonlyArray<Entry>): Summary => {
   })
   // Ties keep the file's order, so the same file always reads the same.
   const reasons = [...groups.values()].sort((a, b) => b.count - a.count || a.first - b.first).map(({ stage, reason, count }) => ({ stage, reason, count }))
-  return { total: source + sink + unreadable, source, sink, unreadable, reasons }
+  return { total: source + transform + sink + unreadable, source, transform, sink, unreadable, reasons }
 }

@@ -1,4 +1,4 @@
-import { DeadLetter, type DeadLetterError, type ExportEvent, type PipelineFile, type Secrets, SinkError, retrySchedule } from "@featbit-export/core"
+import { DeadLetter, type DeadLetterError, type ExportEvent, type PipelineFile, type Secrets, SinkError, type SinkFields, type TransformOutcome, retrySchedule } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -14,11 +14,15 @@ export interface ReplayTally {
   delivered: number
   /** Refused again: kept, with the new reason. */
   refused: number
+  /** Transform-stage letters the pipeline's (fixed) filter now leaves out: removed, as a run would skip them. */
+  filtered: number
+  /** Transform-stage letters an expression still fails on: kept, with the new reason. */
+  failed: number
   /** Lines a replay does not touch: source-stage letters, unreadable lines, sink letters without a usable event. */
   untouched: number
 }
 
-export const emptyTally = (): ReplayTally => ({ sent: 0, delivered: 0, refused: 0, untouched: 0 })
+export const emptyTally = (): ReplayTally => ({ sent: 0, delivered: 0, refused: 0, filtered: 0, failed: 0, untouched: 0 })
 
 /** A line of the file and, when it is a sink rejection that can be sent again, its event's id. */
 interface Pending {
@@ -62,10 +66,34 @@ export const replay = (options: {
         ScheduleDecision.isContinue(decision) ? Effect.logWarning(`sink ${error.plugin}: ${error.message}; retrying`) : Effect.void
       )
     )
+    const stages = new Map(lines.flatMap((line) => (line.id === undefined ? [] : [[line.id, line.entry.letter!.stage] as const])))
+    const transform = pipeline.transformStep
+    // As `run` would make it: an event an expression failed on goes through the whole (fixed) step again; one
+    // the sink refused had been through it, so only its sink fields are computed again.
+    const outcomeOf = (event: ExportEvent): TransformOutcome =>
+      transform === undefined ? { _tag: "Keep", event } : stages.get(event.id) === "transform" ? transform.apply(event) : transform.mapOnly(event)
     const ids = [...events.keys()]
     for (let start = 0, sequence = 0; start < ids.length; start += pipeline.batch.size, sequence++) {
       const batch = ids.slice(start, start + pipeline.batch.size)
-      const result = yield* sink.write({ events: batch.map((id) => events.get(id)!), sequence }).pipe(
+      const toSend: Array<ExportEvent> = []
+      const fields = new Map<ExportEvent, SinkFields>()
+      const failed = new Map<string, string>()
+      const filtered = new Set<string>()
+      for (const id of batch) {
+        const outcome = outcomeOf(events.get(id)!)
+        if (outcome._tag === "Filtered") filtered.add(id)
+        else if (outcome._tag === "Failed") failed.set(id, outcome.reason)
+        else {
+          toSend.push(outcome.event)
+          if (outcome.fields !== undefined) fields.set(outcome.event, outcome.fields)
+        }
+      }
+      const sent = new Map(toSend.map((event) => [event.id, event]))
+      const write =
+        toSend.length === 0
+          ? Effect.succeed({ rejected: [] })
+          : sink.write({ events: toSend, sequence, ...(fields.size === 0 ? {} : { fields: (event: ExportEvent) => fields.get(event) }) })
+      const result = yield* write.pipe(
         Effect.retry(retrying),
         // As `run` says it: the last line a person reads must not promise another attempt.
         Effect.mapError((error) =>
@@ -78,20 +106,25 @@ export const replay = (options: {
       const refused = new Map(result.rejected.filter((rejected) => inBatch.has(rejected.event.id)).map((rejected) => [rejected.event.id, rejected.reason]))
       lines = lines.flatMap((line): ReadonlyArray<Pending> => {
         if (line.id === undefined || !inBatch.has(line.id)) return [line]
-        const reason = refused.get(line.id)
-        if (reason === undefined) return []
         const letter = line.entry.letter!
-        // The letter keeps its identity (time, stage, id) and its event as stored; the refusal is the new one.
-        const text = DeadLetter.toLine(
-          { at: letter.at, pipeline: letter.pipeline, stage: letter.stage, plugin: pipeline.sink.type, id: letter.id ?? undefined, reason, event: letter.event as ExportEvent },
-          options.scrubber
-        )
-        return [{ entry: { text, letter: { ...letter, plugin: pipeline.sink.type, reason } }, id: line.id }]
+        const sinkReason = refused.get(line.id)
+        const transformReason = failed.get(line.id)
+        if (sinkReason === undefined && transformReason === undefined) return []
+        // The letter keeps its time and id; the stage and reason are the new failure's, and a sink refusal keeps
+        // the event as the sink got it (after the transform), as `run` writes it.
+        const rewritten: DeadLetter.DeadLetter =
+          sinkReason !== undefined
+            ? { at: letter.at, pipeline: letter.pipeline, stage: "sink", plugin: pipeline.sink.type, id: letter.id ?? undefined, reason: sinkReason, event: sent.get(line.id) ?? (letter.event as ExportEvent) }
+            : { at: letter.at, pipeline: letter.pipeline, stage: "transform", plugin: "transform", id: letter.id ?? undefined, reason: transformReason!, event: letter.event as ExportEvent }
+        const text = DeadLetter.toLine(rewritten, options.scrubber)
+        return [{ entry: { text, letter: { ...letter, stage: rewritten.stage, plugin: rewritten.plugin, reason: rewritten.reason, event: rewritten.event } }, id: line.id }]
       })
       // Only now, after the sink's acknowledgement, do the delivered letters leave the file.
       yield* DeadLetter.replaceFile(path, renderEntries(lines.map((line) => line.entry)))
-      tally.sent += batch.length
+      tally.sent += toSend.length
       tally.refused += refused.size
-      tally.delivered += batch.length - refused.size
+      tally.delivered += toSend.length - refused.size
+      tally.filtered += filtered.size
+      tally.failed += failed.size
     }
   })

@@ -141,6 +141,7 @@ export const statusLine = (p: PipelineProgress, rate: number, scrub: (text: stri
           : `${formatBehind(behind)} behind`
   return (
     `${p.pipeline}: ${where === undefined ? "" : `${where}, `}${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
+    (p.filtered === 0 ? "" : `, ${formatCount(p.filtered)} filtered`) +
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
     (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
     (p.restarts === 0 ? "" : `, ${formatCount(p.restarts)} restarts`) +
@@ -179,6 +180,7 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
     eventsPerSecond: Math.round(rate),
     deadLettered: p.deadLettered,
     late: p.late,
+    filtered: p.filtered,
     missed: p.missed,
     retries: p.retries,
     cursor: p.cursor === undefined ? null : Cursor.format(p.cursor),

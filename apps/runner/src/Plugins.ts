@@ -6,11 +6,13 @@ import { ClickHouseSource } from "@featbit-export/source-clickhouse"
 import { GenerateSource } from "@featbit-export/source-generate"
 import { MongoSource } from "@featbit-export/source-mongo"
 import { PostgresSource } from "@featbit-export/source-postgres"
+import { celCompiler } from "@featbit-export/transform-cel"
 
 /** The plugins that ship with the runner, found by `type`. */
 export const builtins: PipelineFile.PluginRegistry = {
   sources: [ClickHouseSource as AnySourcePlugin, MongoSource as AnySourcePlugin, PostgresSource as AnySourcePlugin, GenerateSource as AnySourcePlugin],
-  sinks: [FileSink as AnySinkPlugin, SegmentSink as AnySinkPlugin, EventHubSink as AnySinkPlugin]
+  sinks: [FileSink as AnySinkPlugin, SegmentSink as AnySinkPlugin, EventHubSink as AnySinkPlugin],
+  transforms: celCompiler
 }
 
 export const findSource = (registry: PipelineFile.PluginRegistry, type: string): AnySourcePlugin => {

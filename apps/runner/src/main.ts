@@ -13,6 +13,7 @@ import { previewCommand } from "./commands/preview.js"
 import { runCommand } from "./commands/run.js"
 import { pluginCommand } from "./commands/plugin.js"
 import { schemaCommand } from "./commands/schema.js"
+import { testCommand } from "./commands/test.js"
 import { validateCommand } from "./commands/validate.js"
 import { CurrentOutput, type Output, chooseFormat, makeOutput } from "./Output.js"
 import { builtins } from "./Plugins.js"
@@ -27,6 +28,7 @@ type Command = (args: Args, registry: PipelineFile.PluginRegistry, output: Outpu
 const commands: Record<string, Command> = {
   run: runCommand,
   validate: validateCommand,
+  test: testCommand,
   check: checkCommand,
   preview: previewCommand,
   checkpoints: checkpointsCommand,

@@ -34,7 +34,9 @@ export const Checkpoint = Schema.Struct({
   /** Rows delivered after landing behind the cursor. */
   late: Schema.optional(Schema.Number),
   /** Rows found too late to export (reported, not delivered). */
-  missed: Schema.optional(Schema.Number)
+  missed: Schema.optional(Schema.Number),
+  /** Events the pipeline's filter left out. */
+  filtered: Schema.optional(Schema.Number)
 }).annotations({ identifier: "Checkpoint" })
 export type Checkpoint = typeof Checkpoint.Type
 

@@ -15,11 +15,12 @@ import { type Scrubber, SecretScrubber, none } from "./Secrets.js"
 export interface DeadLetter {
   readonly at: string
   readonly pipeline: string
-  readonly stage: "source" | "sink"
+  /** Where it failed: the source could not decode it, an expression of the transform step failed, the sink refused it. */
+  readonly stage: "source" | "transform" | "sink"
   readonly plugin: string
   readonly id: string | undefined
   readonly reason: string
-  /** The canonical event (sink rejections). */
+  /** The canonical event: as the source gave it (transform failures), as the sink got it (sink rejections). */
   readonly event?: ExportEvent
   /** The stored row as read (source rejections). */
   readonly row?: unknown

@@ -10,12 +10,14 @@ import * as Stream from "effect/Stream"
 import { CHECKPOINT_VERSION, type Checkpoint, CheckpointStore } from "./CheckpointStore.js"
 import * as Cursor from "./Cursor.js"
 import { type DeadLetter, DeadLetterStore } from "./DeadLetter.js"
+import type { ExportEvent } from "./Event.js"
 import { type CheckpointError, type DeadLetterError, DeadLetterLimitError, PipelineError, type SinkError, SourceError } from "./Errors.js"
 import { PipelineProgress } from "./Progress.js"
 import { type RetryPolicy, retrySchedule } from "./Retry.js"
 import { compareSelection } from "./Selection.js"
 import { type Sink, type WriteResult, accepted } from "./Sink.js"
 import type { PassInfo, Source, SourcePage } from "./Source.js"
+import type { EventTransform, SinkFields } from "./Transform.js"
 
 /** Everything the engine needs to run one pipeline. */
 export interface PipelineOptions {
@@ -44,6 +46,8 @@ export interface PipelineOptions {
    */
   readonly stop?: Deferred.Deferred<void> | undefined
   readonly progress?: PipelineProgress | undefined
+  /** The pipeline's filter, transform and sink map; applied to each page before it goes to the sink. */
+  readonly transform?: EventTransform | undefined
 }
 
 export interface DeadLetterLimit {
@@ -59,15 +63,44 @@ export interface PipelineSummary {
   readonly late: number
   /** Rows found too late to export, reported in warnings. */
   readonly missed: number
+  /** Events the filter left out. */
+  readonly filtered: number
   readonly batches: number
   readonly retries: number
   readonly cursor: Cursor.Cursor | undefined
   readonly elapsedMs: number
 }
 
-interface Written {
+/** A page after the transform step: what goes to the sink, what was filtered out, what an expression failed on. */
+interface Transformed {
   readonly page: SourcePage
+  readonly events: ReadonlyArray<ExportEvent>
+  readonly fields: ReadonlyMap<ExportEvent, SinkFields> | undefined
+  readonly filtered: number
+  readonly failed: ReadonlyArray<{ readonly event: ExportEvent; readonly reason: string }>
+}
+
+interface Written {
+  readonly page: Transformed
   readonly result: WriteResult
+}
+
+/** Applies the transform step to a page (the identity without one). */
+export const transformPage = (page: SourcePage, transform: EventTransform | undefined): Transformed => {
+  if (transform === undefined) return { page, events: page.events, fields: undefined, filtered: 0, failed: [] }
+  const events: Array<ExportEvent> = []
+  const fields = new Map<ExportEvent, SinkFields>()
+  const failed: Array<{ event: ExportEvent; reason: string }> = []
+  let filtered = 0
+  for (const event of page.events) {
+    const outcome = transform.apply(event)
+    if (outcome._tag === "Keep") {
+      events.push(outcome.event)
+      if (outcome.fields !== undefined) fields.set(outcome.event, outcome.fields)
+    } else if (outcome._tag === "Filtered") filtered += 1
+    else failed.push({ event, reason: outcome.reason })
+  }
+  return { page, events, fields: fields.size === 0 ? undefined : fields, filtered, failed }
 }
 
 /**
@@ -187,7 +220,7 @@ export const run = (
       )
     }
 
-    const write = (page: SourcePage): Effect.Effect<Written, SinkError> =>
+    const write = (page: Transformed): Effect.Effect<Written, SinkError> =>
       page.events.length === 0
         ? Effect.succeed({ page, result: accepted })
         : Effect.acquireUseRelease(
@@ -195,7 +228,8 @@ export const run = (
             () =>
               Effect.suspend(() => {
                 const started = performance.now()
-                const batch = { events: page.events, sequence: sequence++ }
+                const fields = page.fields
+                const batch = { events: page.events, sequence: sequence++, ...(fields === undefined ? {} : { fields: (event: ExportEvent) => fields.get(event) }) }
                 return retryUntilStopped(options.sink.write(batch)).pipe(
                   Effect.tap(() => Effect.sync(() => progress.observer.written?.((performance.now() - started) / 1000))),
                   Effect.map((result) => ({ page, result }))
@@ -204,12 +238,16 @@ export const run = (
             () => Effect.sync(() => void (progress.writing -= 1))
           )
 
-    const commit = ({ page, result }: Written): Effect.Effect<void, DeadLetterError | CheckpointError | DeadLetterLimitError> =>
+    const commit = ({ page: transformed, result }: Written): Effect.Effect<void, DeadLetterError | CheckpointError | DeadLetterLimitError> =>
       Effect.gen(function* () {
+        const page = transformed.page
         const at = new Date().toISOString()
         const letters: Array<DeadLetter> = []
         for (const rejection of page.rejected) {
           letters.push({ at, pipeline: options.name, stage: "source", plugin: options.sourceType, id: rejection.id, reason: rejection.reason, row: rejection.raw })
+        }
+        for (const failure of transformed.failed) {
+          letters.push({ at, pipeline: options.name, stage: "transform", plugin: "transform", id: failure.event.id, reason: failure.reason, event: failure.event })
         }
         for (const rejected of result.rejected) {
           letters.push({ at, pipeline: options.name, stage: "sink", plugin: options.sinkType, id: rejected.event.id, reason: rejected.reason, event: rejected.event })
@@ -217,7 +255,8 @@ export const run = (
         const overLimit = recent?.add(page.events.length + page.rejected.length, letters)
         if (overLimit !== undefined) return yield* Effect.fail(overLimit)
         yield* deadLetters.append(options.name, letters)
-        const exported = page.events.length - result.rejected.length
+        const exported = transformed.events.length - result.rejected.length
+        const filtered = transformed.filtered
         const late = page.late ?? 0
         const missed = page.missed ?? 0
         const next: Checkpoint = {
@@ -230,7 +269,8 @@ export const run = (
           exported: (committed?.exported ?? 0) + exported,
           deadLettered: (committed?.deadLettered ?? 0) + letters.length,
           late: (committed?.late ?? 0) + late,
-          missed: (committed?.missed ?? 0) + missed
+          missed: (committed?.missed ?? 0) + missed,
+          ...(filtered === 0 && committed?.filtered === undefined ? {} : { filtered: (committed?.filtered ?? 0) + filtered })
         }
         yield* checkpoints.save(next)
         committed = next
@@ -238,7 +278,9 @@ export const run = (
         progress.exported += exported
         progress.deadLettered += letters.length
         progress.deadLetteredBy.source += page.rejected.length
+        progress.deadLetteredBy.transform += transformed.failed.length
         progress.deadLetteredBy.sink += result.rejected.length
+        progress.filtered += filtered
         progress.late += late
         progress.missed += missed
         // A page of the source's own bookkeeping (no rows) is committed, but it is no batch.
@@ -255,6 +297,7 @@ export const run = (
       // Read ahead while batches are being written, bounded so memory follows the page size.
       Stream.buffer({ capacity: sinkConcurrency }),
       Stream.tap(() => Effect.sync(() => void (readAhead -= 1))),
+      Stream.map((page) => transformPage(page, options.transform)),
       // A page read ahead before a stop is not written: checking just before each write keeps shutdown to
       // the batches already at the sink, and ordered results keep the committed cursor a contiguous prefix.
       Stream.mapEffect(
@@ -300,6 +343,7 @@ export const run = (
       deadLettered: progress.deadLettered,
       late: progress.late,
       missed: progress.missed,
+      filtered: progress.filtered,
       batches: progress.batches,
       retries: progress.retries,
       cursor: committed?.cursor,

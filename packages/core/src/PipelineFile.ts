@@ -13,7 +13,9 @@ import { type ListenAddress, ListenSetting } from "./Listen.js"
 import { interpolate } from "./Interpolate.js"
 import { schemaIssues as describeIssues } from "./internal/schemaMessages.js"
 import { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_ISSUES, checkStructure, checkText, decodeFile, parseDocument, tooLarge } from "./internal/yamlLimits.js"
+import { sourceOffset } from "./internal/scalarOffsets.js"
 import type { AnySinkPlugin, AnySourcePlugin } from "./Plugin.js"
+import { type EventTransform, FilterSetting, type TransformCompiler, TransformSetting, type TransformSpec, TransformTest, mapSetting } from "./Transform.js"
 import { RetryPolicy, defaultRetryPolicy } from "./Retry.js"
 import { DurationSetting, NonNegativeInt, PositiveInt, atMost, durationAtLeast, showValue } from "./Settings.js"
 import { MAX_BATCH_SIZE } from "./SourceFilters.js"
@@ -22,6 +24,8 @@ import { MAX_BATCH_SIZE } from "./SourceFilters.js"
 export interface PluginRegistry {
   readonly sources: ReadonlyArray<AnySourcePlugin>
   readonly sinks: ReadonlyArray<AnySinkPlugin>
+  /** Compiles `filter:`, `transform:` and `sink.map` when the file loads; without it a file using them is refused. */
+  readonly transforms?: TransformCompiler | undefined
 }
 
 export const PipelineName = Schema.String.pipe(
@@ -79,6 +83,11 @@ export const pipelineSettings = {
   }),
   pollInterval: Schema.optionalWith(PollInterval, { default: () => Duration.seconds(5), exact: true }).annotations({
     description: "In follow mode, the wait between two reads once caught up: a duration with a unit, at least 100ms (default 5s)"
+  }),
+  filter: Schema.optionalWith(FilterSetting, { exact: true }),
+  transform: Schema.optionalWith(TransformSetting, { exact: true }),
+  tests: Schema.optionalWith(Schema.Array(TransformTest), { exact: true }).annotations({
+    description: "Tests of the filter, transform and sink map, run by `featbit-export test <file>`"
   })
 }
 
@@ -90,7 +99,10 @@ export interface PluginConfig {
 
 const pluginVariants = (plugins: ReadonlyArray<AnySourcePlugin | AnySinkPlugin>) =>
   plugins.map((plugin) =>
-    Schema.Struct({ type: Schema.Literal(plugin.type) })
+    // A sink whose shape the file may compute says which fields: `map:` offers exactly those.
+    (plugin.kind === "sink" && plugin.mappable !== undefined
+      ? (Schema.Struct({ type: Schema.Literal(plugin.type), map: Schema.optionalWith(mapSetting(plugin.mappable), { exact: true }) }) as unknown as Schema.Struct<{ type: Schema.Literal<[string]> }>)
+      : Schema.Struct({ type: Schema.Literal(plugin.type) }))
       .pipe(Schema.extend(plugin.config))
       .annotations({ title: `${plugin.kind} ${plugin.type}`, description: plugin.description })
   )
@@ -159,6 +171,8 @@ type PipelineBase = Omit<Decoded["pipelines"][number], "source" | "sink">
 export interface PipelineConfig extends PipelineBase {
   readonly source: PluginConfig
   readonly sink: PluginConfig
+  /** The compiled `filter:`, `transform:` and `sink.map`, when the pipeline has any. */
+  readonly transformStep?: EventTransform | undefined
 }
 
 export interface PipelineFile {
@@ -532,10 +546,62 @@ export const parse = (
   const baseDir = path.dirname(path.resolve(file))
   const shared = resourceIssues(pipelines, plugins, baseDir, doc, lines, fromEnv)
   if (shared.length > 0) return fail(shared)
+  const compiled = compileTransforms(pipelines, plugins, text, doc, lines)
+  if (Either.isLeft(compiled)) return fail(compiled.left)
   const stateDir = path.resolve(
     options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, valid.state ?? ".featbit-export")
   )
-  return Either.right({ file, baseDir, stateDir, ...(valid.server === undefined ? {} : { server: valid.server }), pipelines })
+  return Either.right({ file, baseDir, stateDir, ...(valid.server === undefined ? {} : { server: valid.server }), pipelines: compiled.right })
+}
+
+/** The transform keys of a pipeline, or undefined when it has none. */
+export const transformSpec = (pipeline: PipelineConfig): TransformSpec | undefined => {
+  const map = pipeline.sink["map"] as Record<string, string> | undefined
+  const spec: TransformSpec = {
+    ...(pipeline.filter === undefined ? {} : { filter: pipeline.filter }),
+    ...(pipeline.transform?.set === undefined ? {} : { set: pipeline.transform.set }),
+    ...(pipeline.transform?.drop === undefined ? {} : { drop: pipeline.transform.drop }),
+    ...(map === undefined || Object.keys(map).length === 0 ? {} : { map })
+  }
+  return Object.keys(spec).length === 0 ? undefined : spec
+}
+
+/**
+ * Compiles each pipeline's expressions. A mistake is placed at its line and column in the file, also inside a
+ * quoted, block (|) or folded (>) expression.
+ */
+const compileTransforms = (
+  pipelines: ReadonlyArray<PipelineConfig>,
+  plugins: PluginRegistry,
+  text: string,
+  doc: YAML.Document,
+  lines: YAML.LineCounter
+): Either.Either<ReadonlyArray<PipelineConfig>, Array<ConfigIssue>> => {
+  const issues: Array<ConfigIssue> = []
+  const out = pipelines.map((pipeline, index) => {
+    const spec = transformSpec(pipeline)
+    if (spec === undefined) return pipeline
+    const at = (path: ReadonlyArray<string | number>, message: string, offset?: number): ConfigIssue => {
+      const full = ["pipelines", index, ...path]
+      const node = locate(doc, full, false)
+      const inside = offset !== undefined && YAML.isScalar(node) ? sourceOffset(text, node, offset) : undefined
+      if (inside === undefined) return { path: full, message: clip(message), ...position(lines, node) }
+      const { line, col } = lines.linePos(inside)
+      return { path: full, message: clip(message), line, column: col }
+    }
+    if (plugins.transforms === undefined) {
+      issues.push(at([spec.filter !== undefined ? "filter" : spec.map !== undefined ? "sink" : "transform"], "expressions need a compiler this runner was not given (@featbit-export/transform-cel)"))
+      return pipeline
+    }
+    const sink = plugins.sinks.find((plugin) => plugin.type === pipeline.sink.type)
+    const result = plugins.transforms.compile(spec, { type: pipeline.sink.type, fields: sink?.mappable ?? {} })
+    if (Either.isLeft(result)) {
+      issues.push(...result.left.map((issue) => at(issue.path, issue.message, issue.offset)))
+      return pipeline
+    }
+    return { ...pipeline, transformStep: result.right }
+  })
+  return issues.length > 0 ? Either.left(issues) : Either.right(out)
 }
 
 const unreadable = (file: string, message: string) => new ConfigError({ file, issues: [{ path: [], message }] })

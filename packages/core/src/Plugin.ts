@@ -5,6 +5,7 @@ import type { SinkError, SourceError } from "./Errors.js"
 import type { ExportEvent } from "./Event.js"
 import type { Sink } from "./Sink.js"
 import type { Source } from "./Source.js"
+import type { MappableField, SinkFields } from "./Transform.js"
 
 /**
  * The version of the Source/Sink contract this core implements. A plugin declares the version it was
@@ -65,7 +66,12 @@ export interface SourcePlugin<Fields extends Schema.Struct.Fields = Schema.Struc
   ) => Effect.Effect<Source, SourceError, Scope.Scope>
 }
 
-/** A sink plugin; see `SourcePlugin`. `render` shows what an event looks like at the destination (`preview`). */
+/**
+ * A sink plugin; see `SourcePlugin`. `render` shows what an event looks like at the destination (`preview`),
+ * with the fields the file's `map:` computed for it. `mappable` lists the fields of the destination's shape
+ * that a pipeline file may compute (`sink.map.<name>`, CEL expressions checked against `type` when the file
+ * loads); the sink finds their values in `SinkBatch.fields`.
+ */
 export interface SinkPlugin<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
   readonly kind: "sink"
   readonly type: string
@@ -77,7 +83,8 @@ export interface SinkPlugin<Fields extends Schema.Struct.Fields = Schema.Struct.
   /** What this config writes that no other pipeline may write too (a file); see `SourcePlugin.resources`. */
   readonly resources?: (config: Schema.Struct.Type<Fields>, context: PluginContext) => ReadonlyArray<PluginResource>
   readonly make: (config: Schema.Struct.Type<Fields>, context: PluginContext) => Effect.Effect<Sink, SinkError, Scope.Scope>
-  readonly render?: (config: Schema.Struct.Type<Fields>) => (event: ExportEvent) => unknown
+  readonly render?: (config: Schema.Struct.Type<Fields>) => (event: ExportEvent, fields?: SinkFields) => unknown
+  readonly mappable?: Readonly<Record<string, MappableField>>
 }
 
 // Plugins are stored side by side whatever their config type; `any` erases it at that one point.

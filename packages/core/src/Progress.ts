@@ -36,8 +36,10 @@ export class PipelineProgress {
   exported = 0
   /** Records sent to the dead-letter file in this run. */
   deadLettered = 0
-  /** Of them, rows the source could not decode, and events the sink refused. */
-  readonly deadLetteredBy = { source: 0, sink: 0 }
+  /** Of them, rows the source could not decode, events an expression failed on, and events the sink refused. */
+  readonly deadLetteredBy = { source: 0, transform: 0, sink: 0 }
+  /** Events the pipeline's filter left out, in this run. */
+  filtered = 0
   /** Times the runner restarted this pipeline after it gave up on a passing failure. */
   restarts = 0
   /** The failure that stopped (or restarted) the pipeline last, and when (ms since the epoch). */

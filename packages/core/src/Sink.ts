@@ -1,11 +1,17 @@
 import type * as Effect from "effect/Effect"
 import type { SinkError } from "./Errors.js"
 import type { ExportEvent } from "./Event.js"
+import type { SinkFields } from "./Transform.js"
 
 /** The events of one source page, handed to a sink. `sequence` counts batches within a run, from 0. */
 export interface SinkBatch {
   readonly events: ReadonlyArray<ExportEvent>
   readonly sequence: number
+  /**
+   * The fields the pipeline file computed for an event of this batch (`sink.map`), for a sink that declares
+   * `mappable` fields: a field given here replaces the sink's own choice for it. Undefined without a map.
+   */
+  readonly fields?: ((event: ExportEvent) => SinkFields | undefined) | undefined
 }
 
 /** An event the destination refused for good (too large, invalid): it goes to the dead-letter file. */

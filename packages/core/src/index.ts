@@ -26,6 +26,8 @@ export * from "./StoreReader.js"
 export * from "./ReadPass.js"
 /** The Sink contract. */
 export * from "./Sink.js"
+/** The transform step: filter, set, drop and a sink's mapped fields, as compiled expressions. */
+export * from "./Transform.js"
 /** The plugin contract and its version. */
 export * from "./Plugin.js"
 /** Retry policy: exponential backoff, full jitter, cap, Retry-After. */

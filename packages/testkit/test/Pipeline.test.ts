@@ -1,4 +1,4 @@
-import { Cursor, type FeatBitRow, PipelineProgress, SourceError } from "@featbit-export/core"
+import { Cursor, type EventTransform, type FeatBitRow, PipelineProgress, type Sink, SourceError, accepted, decodeFeatBitRow } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -326,5 +326,51 @@ describe("a stop while a batch is being retried", () => {
         expect(sink.attempts()).toBe(2)
       }).pipe(Effect.provide(TestContext.TestContext))
     )
+  })
+})
+
+describe("the transform step", () => {
+  // A transform written against core's contract alone: the engine does not know the expression language.
+  const transform: EventTransform = {
+    expressions: [],
+    mapOnly: (event) => ({ _tag: "Keep", event, fields: { name: `mapped ${event.id}` } }),
+    apply: (event) => {
+      if (event.event !== "FlagValue") return { _tag: "Filtered" }
+      if (event.flagKey.startsWith("checkout")) return { _tag: "Failed", reason: `filter: no checkout flag (${event.id})` }
+      const next = { ...event, route: "/rewritten" }
+      return { _tag: "Keep", event: next, fields: { name: `mapped ${event.id}` } }
+    }
+  }
+
+  it("filters, dead-letters what an expression failed on, hands the sink the fields, and moves the cursor past all of them", async () => {
+    const rows = rowsOf(2_000, 4, { flags: 60, users: 5_000 })
+    const seen: Array<{ id: string; route: string; field: unknown }> = []
+    const sink: Sink = {
+      write: (batch) =>
+        Effect.sync(() => {
+          for (const event of batch.events) seen.push({ id: event.id, route: event.route, field: batch.fields?.(event)?.["name"] })
+          return accepted
+        })
+    }
+    const stores = makeTestStores()
+    const progress = new PipelineProgress("test")
+    const summary = await run(runOnce(makeMemorySource(rows), sink, stores, { batchSize: 128, transform, progress }))
+
+    const events = rows.map((row) => Either.getOrThrow(decodeFeatBitRow(row)))
+    const failing = events.filter((e) => e.event === "FlagValue" && e.flagKey.startsWith("checkout"))
+    const kept = events.filter((e) => e.event === "FlagValue" && !e.flagKey.startsWith("checkout"))
+    const filtered = events.length - kept.length - failing.length
+    expect(failing.length).toBeGreaterThan(0)
+    expect(filtered).toBeGreaterThan(0)
+    expect(seen.map((s) => s.id)).toEqual(kept.map((e) => e.id))
+    expect(seen.every((s) => s.route === "/rewritten" && s.field === `mapped ${s.id}`)).toBe(true)
+    expect(summary).toMatchObject({ exported: kept.length, filtered, deadLettered: failing.length })
+    expect(progress.deadLetteredBy).toEqual({ source: 0, transform: failing.length, sink: 0 })
+    expect(stores.deadLetters.map((l) => [l.stage, l.id, l.reason])).toEqual(failing.map((e) => ["transform", e.id, `filter: no checkout flag (${e.id})`]))
+    // The dead letter keeps the event as the source gave it, to be replayed once the expression is fixed.
+    expect(stores.deadLetters[0]!.event).toEqual(failing[0])
+    const checkpoint = stores.checkpoints.get("test")!
+    expect(Cursor.compare(checkpoint.cursor, rows[rows.length - 1]!)).toBe(0)
+    expect(checkpoint).toMatchObject({ exported: kept.length, filtered, deadLettered: failing.length })
   })
 })

@@ -21,9 +21,11 @@ const summaryText = (pipeline: string, file: string, summary: Summary): string =
   if (summary.total === 0) return `${pipeline}: no dead letters (${shown(file)})`
   const head =
     `${pipeline}: ${plural(summary.total, "dead letter")} in ${shown(file)}: ` +
-    `${formatCount(summary.source)} from the source (rows it could not decode), ${formatCount(summary.sink)} from the sink (events it refused)` +
+    `${formatCount(summary.source)} from the source (rows it could not decode), ` +
+    (summary.transform === 0 ? "" : `${formatCount(summary.transform)} from the transform (events an expression failed on), `) +
+    `${formatCount(summary.sink)} from the sink (events it refused)` +
     (summary.unreadable === 0 ? "" : `, ${plural(summary.unreadable, "unreadable line")}`)
-  const reasons = summary.reasons.slice(0, MAX_REASONS).map(({ stage, reason, count }) => `  ${formatCount(count).padStart(7)}  ${stage.padEnd(6)}  ${reason}`)
+  const reasons = summary.reasons.slice(0, MAX_REASONS).map(({ stage, reason, count }) => `  ${formatCount(count).padStart(7)}  ${stage.padEnd(9)}  ${reason}`)
   const more = summary.reasons.length - MAX_REASONS
   return [head, ...reasons, ...(more > 0 ? [`  and ${plural(more, "other reason")}`] : [])].join("\n")
 }
@@ -57,7 +59,7 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
       if (args.replay) {
         const tally = emptyTally()
         const result = yield* Effect.either(Effect.scoped(replay({ file, pipeline, registry, scrubber: output.scrubber, tally })))
-        const record = { pipeline: pipeline.name, file: letters, sent: tally.sent, delivered: tally.delivered, refused: tally.refused, untouched: tally.untouched }
+        const record = { pipeline: pipeline.name, file: letters, sent: tally.sent, delivered: tally.delivered, refused: tally.refused, filtered: tally.filtered, failed: tally.failed, untouched: tally.untouched }
         if (result._tag === "Left") {
           const error = result.left
           const cause = error._tag === "SinkError" ? `sink ${error.plugin}: ${error.message}` : error.message
@@ -71,10 +73,12 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
           continue
         }
         output.report(
-          tally.sent === 0
+          tally.sent + tally.filtered + tally.failed === 0
             ? `${pipeline.name}: no refused events to replay in ${shown(letters)}${tally.untouched === 0 ? "" : ` (${plural(tally.untouched, "other line")} left as they were)`}`
             : `${pipeline.name}: sent ${plural(tally.sent, "dead-lettered event")} through sink ${pipeline.sink.type} again: ${formatCount(tally.delivered)} delivered and removed from ${shown(letters)}, ` +
                 `${formatCount(tally.refused)} refused again (kept, with the new reason)` +
+                (tally.filtered === 0 ? "" : `; ${formatCount(tally.filtered)} the filter now leaves out (removed)`) +
+                (tally.failed === 0 ? "" : `; ${formatCount(tally.failed)} an expression still fails on (kept, with the new reason)`) +
                 (tally.untouched === 0 ? "" : `; ${plural(tally.untouched, "other line")} (source-stage letters) left as they were`),
           { message: "replayed", ...record }
         )

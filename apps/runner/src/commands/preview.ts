@@ -1,4 +1,4 @@
-import { CheckpointStore, type ConfigError, Cursor, type PipelineFile } from "@featbit-export/core"
+import { CheckpointStore, type ConfigError, Cursor, type ExportEvent, Pipeline, type PipelineFile, type SinkFields } from "@featbit-export/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -19,7 +19,7 @@ export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry
     const selected = yield* selectPipelines(file, args.pipelines)
     let failures = 0
     for (const pipeline of selected) {
-      const render = findSink(registry, pipeline.sink.type).render?.(pipeline.sink) ?? ((event: unknown) => event)
+      const render = findSink(registry, pipeline.sink.type).render?.(pipeline.sink) ?? ((event: ExportEvent, _fields?: SinkFields) => event)
       const result = yield* Effect.gen(function* () {
         const saved = yield* CheckpointStore.makeFile(file.stateDir).load(pipeline.name)
         const from = Option.getOrUndefined(saved)?.cursor
@@ -38,18 +38,30 @@ export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry
       }
       let shown = 0
       let rejected = 0
-      for (const page of result.right.pages) {
+      let filtered = 0
+      let failed = 0
+      for (const source of result.right.pages) {
+        // As the sink would get them: after the filter, the transform and the sink's map.
+        const page = Pipeline.transformPage(source, pipeline.transformStep)
         for (const event of page.events) {
           if (shown >= args.limit) break
           // Data, not a message: still scrubbed, as a row may hold what a proxy echoed.
-          process.stdout.write(output.scrubber.scrub(displayJson(render(event))) + "\n")
+          process.stdout.write(output.scrubber.scrub(displayJson(render(event, page.fields?.get(event)))) + "\n")
           shown += 1
         }
-        rejected += page.rejected.length
+        rejected += source.rejected.length
+        filtered += page.filtered
+        failed += page.failed.length
+        for (const failure of page.failed.slice(0, 3)) output.report(`${pipeline.name}: event ${failure.event.id} would be dead-lettered: ${failure.reason}`, { level: "warn", pipeline: pipeline.name, message: "transform failed", id: failure.event.id, reason: failure.reason })
       }
+      const notes = [
+        rejected === 0 ? "" : `, ${rejected} row(s) that would be dead-lettered`,
+        filtered === 0 ? "" : `, ${filtered} filtered out`,
+        failed === 0 ? "" : `, ${failed} an expression failed on (would be dead-lettered)`
+      ].join("")
       output.report(
-        `${pipeline.name}: ${shown} event${shown === 1 ? "" : "s"} after ${Cursor.format(result.right.from)}${rejected === 0 ? "" : `, ${rejected} row(s) that would be dead-lettered`}; nothing was written`,
-        { pipeline: pipeline.name, message: "preview", shown, rejected }
+        `${pipeline.name}: ${shown} event${shown === 1 ? "" : "s"} after ${Cursor.format(result.right.from)}${notes}; nothing was written`,
+        { pipeline: pipeline.name, message: "preview", shown, rejected, filtered, failed }
       )
     }
     return failures === 0 ? 0 : 1

@@ -111,7 +111,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           mode: args.once ? "once" : pipeline.mode,
           pollInterval: pipeline.pollInterval,
           stop,
-          progress
+          progress,
+          transform: pipeline.transformStep
         })
       }).pipe(
         Effect.scoped,
@@ -186,9 +187,10 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
       const letters = summary.deadLettered === 0 ? "" : ` (see ${path.relative(process.cwd(), DeadLetter.deadLetterFile(file.stateDir, summary.pipeline))})`
       const late = summary.late === 0 ? "" : `, ${formatCount(summary.late)} of them late (they landed behind the cursor)`
       const missed = summary.missed === 0 ? "" : `; ${formatCount(summary.missed)} landed too late to export (see the warnings above)`
+      const filtered = summary.filtered === 0 ? "" : `, filtered out ${formatCount(summary.filtered)}`
       const behind = progress.secondsBehind()
       output.report(
-        `${summary.pipeline}: exported ${formatCount(summary.exported)} events${late}, dead-lettered ${formatCount(summary.deadLettered)}${letters}${missed}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}` +
+        `${summary.pipeline}: exported ${formatCount(summary.exported)} events${late}, dead-lettered ${formatCount(summary.deadLettered)}${letters}${filtered}${missed}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}` +
           (progress.horizon === undefined ? "" : `, read up to ${progress.horizon}${behind === undefined ? "" : ` (${formatBehind(behind)} behind the store's clock)`}`),
         {
           pipeline: summary.pipeline,
@@ -197,6 +199,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           deadLettered: summary.deadLettered,
           late: summary.late,
           missed: summary.missed,
+          filtered: summary.filtered,
           batches: summary.batches,
           retries: summary.retries,
           elapsedMs: summary.elapsedMs,

@@ -16,7 +16,17 @@ export const validateCommand = (args: Args, registry: PipelineFile.PluginRegistr
       lines.push(`  ${pipeline.name}: ${pipeline.source.type} -> ${pipeline.sink.type} (batches of ${pipeline.batch.size}, ${pipeline.batch.inFlight} in flight, ${pollDescription(pipeline)}, up to ${pipeline.retry.maxRetries} retries)`)
       lines.push(`    source: ${displayConfig(pipeline.source)}`)
       lines.push(`    sink:   ${displayConfig(pipeline.sink)}`)
+      for (const expression of pipeline.transformStep?.expressions ?? []) {
+        lines.push(`    ${expression.at}: ${expression.source.replace(/\s*\n\s*/g, " ")}  (compiled: ${expression.type})`)
+      }
     }
-    output.report(lines.join("\n"), { message: "valid", file: file.file, pipelines: file.pipelines.map((p) => JSON.parse(displayConfig(p))) })
+    output.report(lines.join("\n"), {
+      message: "valid",
+      file: file.file,
+      pipelines: file.pipelines.map(({ transformStep, ...p }) => ({
+        ...(JSON.parse(displayConfig(p)) as object),
+        ...(transformStep === undefined ? {} : { expressions: transformStep.expressions })
+      }))
+    })
     return 0
   })

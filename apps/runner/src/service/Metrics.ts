@@ -47,17 +47,19 @@ export const makeMetrics = (progresses: ReadonlyArray<PipelineProgress>): Prom.R
   counter("featbit_export_events_exported_total", "Events the sink acknowledged, in this run", (p) => p.exported)
   new Prom.Counter({
     name: "featbit_export_events_dead_lettered_total",
-    help: "Records written to the dead-letter file, in this run, by stage: source (rows that could not be decoded) or sink (events it refused)",
+    help: "Records written to the dead-letter file, in this run, by stage: source (rows that could not be decoded), transform (events an expression failed on) or sink (events it refused)",
     labelNames: ["pipeline", "stage"],
     registers: [registry],
     collect() {
       this.reset()
       for (const p of progresses) {
         this.inc({ pipeline: p.pipeline, stage: "source" }, p.deadLetteredBy.source)
+        this.inc({ pipeline: p.pipeline, stage: "transform" }, p.deadLetteredBy.transform)
         this.inc({ pipeline: p.pipeline, stage: "sink" }, p.deadLetteredBy.sink)
       }
     }
   })
+  counter("featbit_export_events_filtered_total", "Events the pipeline's filter left out, in this run", (p) => p.filtered)
   counter("featbit_export_batches_total", "Batches committed, in this run", (p) => p.batches)
   counter("featbit_export_late_rows_total", "Rows delivered after they landed behind the cursor, in this run", (p) => p.late)
   counter("featbit_export_missed_rows_total", "Rows found too late to export (behind the late window), in this run", (p) => p.missed)
