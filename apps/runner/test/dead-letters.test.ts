@@ -167,7 +167,7 @@ describe("dead-letters", () => {
     expect(text.code, text.stderr).toBe(0)
     const lines = text.stderr.trimEnd().split("\n")
     expect(lines[0]).toBe(`gen: ${TOTAL} dead letters in ${path.join(".featbit-export", "gen.dead-letter.ndjson")}: ${SOURCE} from the source (rows it could not decode), ${SINK} from the sink (events it refused)`)
-    expect(lines[1]).toMatch(new RegExp(`^\\s+${SINK} {2}sink {4}Segment refused the event: HTTP 400 .*rule v1`))
+    expect(lines[1]).toMatch(new RegExp(`^\\s+${SINK} {2}sink {7}Segment refused the event: HTTP 400 .*rule v1`))
     expect(lines).toHaveLength(1 + record.reasons.length)
   }, 60_000)
 

@@ -30,7 +30,11 @@ export interface CompiledExpression {
 }
 
 export interface EventTransform {
-  /** Filter, set and drop, then the sink's fields, for one event as the source read it. */
+  /**
+   * Filter, set and drop, then the sink's fields, for one event as the source read it. It may reshape the
+   * event it is given in place (a copy per event cost more than the expressions), so give it an event nothing
+   * else holds; an event it filters out or fails on is left as it was.
+   */
   readonly apply: (event: ExportEvent) => TransformOutcome
   /**
    * The sink's fields alone, for an event that has been through `apply` already (a dead letter the sink

@@ -69,26 +69,30 @@ const runtimeReason = (expression: Compiled, error: unknown, event: ExportEvent)
   return `${expression.at}: ${summary}${hint} (expression: ${expression.source})`
 }
 
-/** Sets `value` at a place of a (copied) event; `undefined` (an empty optional) removes it. */
+/**
+ * Sets `value` at a place of the event, in place; `undefined` (an empty optional) removes it. In place because a
+ * copy of each event (and of its properties) cost more than all the expressions of a typical transform.
+ */
 const assign = (target: Record<string, unknown>, path: FieldPath, value: unknown): void => {
   if (path._tag === "Top") {
     if (value === undefined) delete target[path.name]
     else target[path.name] = value
     return
   }
-  const parent = { ...((target[path.parent] as Record<string, unknown> | undefined) ?? {}) }
+  let parent = target[path.parent] as Record<string, unknown> | undefined
+  if (parent === undefined) {
+    if (value === undefined) return
+    parent = {}
+    target[path.parent] = parent
+  }
   if (value === undefined) delete parent[path.key]
   else parent[path.key] = value
-  target[path.parent] = parent
 }
 
 const remove = (target: Record<string, unknown>, path: FieldPath): void => {
   if (path._tag === "Top") return void delete target[path.name]
   const parent = target[path.parent] as Record<string, unknown> | undefined
-  if (parent === undefined || !(path.key in parent)) return
-  const copy = { ...parent }
-  delete copy[path.key]
-  target[path.parent] = copy
+  if (parent !== undefined) delete parent[path.key]
 }
 
 const describe = (path: ReadonlyArray<string | number>): string => path.join(".")
@@ -192,17 +196,21 @@ export const compile: TransformCompiler["compile"] = (spec: TransformSpec, sink)
       }
     }
     if (sets.length > 0 || drops.length > 0) {
-      // Every set: expression sees the event as it came (they do not see each other's results).
-      const next = { ...event } as Record<string, unknown>
-      for (const { path, expression } of sets) {
+      // Every set: expression sees the event as it came (they do not see each other's results), and the event
+      // is changed only once all of them have succeeded: a failed one dead-letters it as the source gave it.
+      const values = new Array<unknown>(sets.length)
+      for (let i = 0; i < sets.length; i++) {
+        const { path, expression } = sets[i]!
         try {
-          assign(next, path, evaluate(expression, event, path.type))
+          values[i] = evaluate(expression, event, path.type)
         } catch (error) {
           return { _tag: "Failed", reason: runtimeReason(expression, error, event) }
         }
       }
-      for (const path of drops) remove(next, path)
-      current = next as ExportEvent
+      const target = event as unknown as Record<string, unknown>
+      for (let i = 0; i < sets.length; i++) assign(target, sets[i]!.path, values[i])
+      for (const path of drops) remove(target, path)
+      current = event
     }
     return mapOnly(current)
   }

@@ -130,7 +130,7 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
         message: "dead-letters",
         file: letters,
         total: summary.total,
-        byStage: { source: summary.source, sink: summary.sink },
+        byStage: { source: summary.source, transform: summary.transform, sink: summary.sink },
         unreadable: summary.unreadable,
         reasons: summary.reasons.slice(0, MAX_REASONS),
         otherReasons: Math.max(0, summary.reasons.length - MAX_REASONS)

@@ -50,7 +50,8 @@ const exampleMetric = (kind: string): ExportEvent =>
 
 const inputEvent = (input: Readonly<Record<string, unknown>>): ExportEvent => {
   const kind = typeof input["event"] === "string" ? input["event"] : "FlagValue"
-  return { ...(kind === "FlagValue" ? exampleFlagValue : exampleMetric(kind)), ...input } as ExportEvent
+  // A copy: the transform reshapes the event it is given, and the example's maps are shared by every test.
+  return structuredClone({ ...(kind === "FlagValue" ? exampleFlagValue : exampleMetric(kind)), ...input }) as ExportEvent
 }
 
 /** What differs between the expected fields and the result, one line each (only the expected keys are compared). */
