@@ -9,6 +9,7 @@ import { configIssues } from "./configIssues.js"
 import { operationDeadline, withDeadline } from "./deadline.js"
 import { EventHubSinkConfig } from "./EventHubSinkConfig.js"
 import { makeLedger } from "./ledger.js"
+import { EVENTHUB_MAPPABLE } from "./mapped.js"
 import { type Lane, type Plan, assignLanes, packLane } from "./plan.js"
 import { render } from "./render.js"
 import { resolveTarget } from "./target.js"
@@ -24,6 +25,7 @@ export const EventHubSink = defineSink({
     "Azure Event Hubs: JSON events (schemaVersion 1), messageId = FeatBit id, one batch per partition sized by the hub's limit (keys mapped to partitions as the service does), partition key = user",
   config: EventHubSinkConfig,
   configIssues,
+  mappable: EVENTHUB_MAPPABLE,
   render: (config) => render(config),
   make: (config) =>
     Effect.gen(function* () {
@@ -120,7 +122,7 @@ export const EventHubSink = defineSink({
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
-          const page = yield* ledger.enter(`${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`, batch.sequence, batch.events)
+          const page = yield* ledger.enter(`${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`, batch)
           return yield* Effect.acquireUseRelease(
             Effect.sync(() => void (page.active += 1)),
             () => sendPage(page),

@@ -1,4 +1,4 @@
-import type { ExportEvent, SinkError } from "@featbit-export/core"
+import type { SinkBatch, SinkError } from "@featbit-export/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
@@ -18,7 +18,7 @@ export interface Ledger {
    * those can only be left over from a run that ended (sequences start at 0 again) and would otherwise
    * hold that run's successor back forever.
    */
-  readonly enter: (id: string, sequence: number, events: ReadonlyArray<ExportEvent>) => Effect.Effect<Plan>
+  readonly enter: (id: string, batch: SinkBatch) => Effect.Effect<Plan>
   /** Waits until every earlier page's sends to the lane's partition were accepted. */
   readonly awaitTurn: (lane: Lane) => Effect.Effect<void, SinkError>
   /** Marks a lane as accepted in full, which lets the next page's lane of its partition go. */
@@ -40,12 +40,12 @@ export const makeLedger = (): Ledger => {
       }
     })
 
-  const enter = (id: string, sequence: number, events: ReadonlyArray<ExportEvent>): Effect.Effect<Plan> =>
+  const enter = (id: string, { events, fields, sequence }: SinkBatch): Effect.Effect<Plan> =>
     Effect.suspend(() => {
       const kept = plans.get(id)
       if (kept !== undefined) return Effect.succeed(kept)
       const leftOver = [...plans.values()].filter((plan) => plan.active === 0 && plan.sequence >= sequence)
-      const plan: Plan = { id, sequence, events, lanes: undefined, planned: Deferred.unsafeMake<void>(FiberId.none), active: 0 }
+      const plan: Plan = { id, sequence, events, fields, lanes: undefined, planned: Deferred.unsafeMake<void>(FiberId.none), active: 0 }
       plans.set(id, plan)
       return Effect.as(Effect.forEach(leftOver, (stale) => drop(stale), { discard: true }), plan)
     })

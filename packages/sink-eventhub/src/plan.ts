@@ -1,5 +1,5 @@
 import type { EventData, EventDataBatch } from "@azure/event-hubs"
-import type { ExportEvent, RejectedEvent, SinkError } from "@featbit-export/core"
+import type { ExportEvent, RejectedEvent, SinkBatch, SinkError, SinkFields } from "@featbit-export/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import { partitionIndexOf } from "./partitions.js"
@@ -13,11 +13,19 @@ export interface Send {
   done: boolean
 }
 
+/** One event of a lane, as the SDK will send it. */
+export interface LaneItem {
+  readonly event: ExportEvent
+  readonly data: EventData
+  /** Its body is the one `sink.map` computed (said when the event is too large). */
+  readonly mappedBody: boolean
+}
+
 /** A page's events for one partition, in cursor order, and the sends they were packed into. */
 export interface Lane {
   readonly partitionId: string
   readonly sequence: number
-  readonly items: ReadonlyArray<{ readonly event: ExportEvent; readonly data: EventData }>
+  readonly items: ReadonlyArray<LaneItem>
   /** Undefined until packed (packing needs the link's limit, so it can fail and is then tried again). */
   sends: ReadonlyArray<Send> | undefined
   rejected: ReadonlyArray<RejectedEvent>
@@ -35,6 +43,8 @@ export interface Plan {
   readonly id: string
   readonly sequence: number
   readonly events: ReadonlyArray<ExportEvent>
+  /** The page's mapped fields (`sink.map`), looked up per event as the page is split by partition. */
+  readonly fields: SinkBatch["fields"]
   lanes: ReadonlyMap<string, Lane> | undefined
   readonly planned: Deferred.Deferred<void>
   /** Writes of this page running now; a plan nobody runs can be forgotten by a new run (see Ledger). */
@@ -42,24 +52,36 @@ export interface Plan {
 }
 
 /**
- * Splits a page by partition, in cursor order: a keyed event goes where the service would put its key,
- * an event without a key to the next partition round robin (the counter lives across pages, so partitions
- * fill evenly). Lanes come in the hub's partition order.
+ * The SDK sends a body of `null` as an empty data section, which is no JSON; a mapped body may be null, and
+ * goes as the JSON text `null` like any other value. Every other body the SDK encodes as JSON itself.
+ */
+const NULL_BODY = Buffer.from("null", "utf8")
+
+/**
+ * Splits a page by partition, in cursor order: a keyed event (its mapped key, or the configured one) goes
+ * where the service would put its key, an event without a key to the next partition round robin (the
+ * counter lives across pages, so partitions fill evenly). Lanes come in the hub's partition order.
  */
 export const assignLanes = (
   plan: Plan,
   partitionIds: ReadonlyArray<string>,
-  toMessage: (event: ExportEvent) => EventHubMessage,
+  toMessage: (event: ExportEvent, fields?: SinkFields) => EventHubMessage,
   roundRobin: { next: number }
 ): Effect.Effect<ReadonlyMap<string, Lane>> =>
   Effect.gen(function* () {
-    const byIndex: Array<Array<{ event: ExportEvent; data: EventData }> | undefined> = new Array(partitionIds.length)
+    const byIndex: Array<Array<LaneItem> | undefined> = new Array(partitionIds.length)
     for (const event of plan.events) {
-      const message = toMessage(event)
+      const fields = plan.fields?.(event)
+      const message = toMessage(event, fields)
       const index =
         message.partitionKey === undefined ? roundRobin.next++ % partitionIds.length : partitionIndexOf(message.partitionKey, partitionIds.length)
       const items = (byIndex[index] ??= [])
-      items.push({ event, data: { body: message.body, messageId: message.messageId, contentType: message.contentType, properties: message.properties } })
+      const body = message.body === null ? NULL_BODY : message.body
+      items.push({
+        event,
+        data: { body, messageId: message.messageId, contentType: message.contentType, properties: message.properties },
+        mappedBody: fields?.["body"] !== undefined
+      })
     }
     const lanes = new Map<string, Lane>()
     for (let index = 0; index < partitionIds.length; index++) {
@@ -109,7 +131,7 @@ export const packLane = <E>(
       }
       rejected.push({
         event: item.event,
-        reason: `the event is larger than the hub's limit of ${batch.maxSizeInBytes} bytes per send (Event Hubs Basic accepts 256 KB, Standard 1 MB)`
+        reason: `the event${item.mappedBody ? " (its body from sink.map)" : ""} is larger than the hub's limit of ${batch.maxSizeInBytes} bytes per send (Event Hubs Basic accepts 256 KB, Standard 1 MB)`
       })
     }
     if (messages.length > 0) sends.push({ messages, batch, done: false })

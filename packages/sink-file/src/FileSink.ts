@@ -6,7 +6,8 @@ import { activeFile } from "./FileLayout.js"
 import { FileSinkConfig, fileSinkResources } from "./FileSinkConfig.js"
 import * as ActiveFile from "./internal/ActiveFile.js"
 import { fileError } from "./internal/errors.js"
-import { encodeBatch, toLine } from "./internal/lines.js"
+import { encodeBatch, lineValue, toLine } from "./internal/lines.js"
+import { FILE_MAPPABLE } from "./mapped.js"
 
 /**
  * `type: file`: appends every event as one line of JSON (NDJSON) to a file, fsynced before the batch is
@@ -26,7 +27,8 @@ export const FileSink = defineSink({
 
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
-          const { bytes, rejected } = encodeBatch(batch.events)
+          // Rotation and fsync act on these bytes: a mapped record counts as what it is on disk.
+          const { bytes, rejected } = encodeBatch(batch)
           if (bytes.length > 0) yield* active.append(bytes)
           return rejected.length === 0 ? accepted : { rejected }
         })
@@ -59,5 +61,6 @@ export const FileSink = defineSink({
 
       return { write, check, maxInFlight: 1 } satisfies Sink
     }),
-  render: () => (event) => JSON.parse(toLine(event)) as unknown
+  mappable: FILE_MAPPABLE,
+  render: () => (event, fields) => JSON.parse(toLine(lineValue(event, fields))) as unknown
 })

@@ -1,10 +1,11 @@
-import { type ExportEvent, type RejectedEvent, Secrets, type Sink, SinkError, accepted, defineSink } from "@featbit-export/core"
+import { type ExportEvent, type RejectedEvent, Secrets, type Sink, type SinkBatch, SinkError, accepted, defineSink } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { endpointIssues } from "./Endpoint.js"
-import { type SegmentMessage, render, renderIdentify, renderTrack } from "./render.js"
+import { SEGMENT_MAPPABLE, type TrackFields, mappedNames, trackFields } from "./mapped.js"
+import { type SegmentMessage, render, renderIdentify, renderTrack, trackUserId } from "./render.js"
 import { SEGMENT_LIMITS, SegmentSinkConfig, resolveEndpoint } from "./SegmentSinkConfig.js"
 
 const PLUGIN = "segment"
@@ -18,7 +19,8 @@ interface Message {
   readonly bytes: number
   /** The event of a track, or the event whose user an identify names. */
   readonly event: ExportEvent
-  readonly identify: boolean
+  /** For an identify, the userId it names (the track's, mapped or not); undefined for a track. */
+  readonly identifies: string | undefined
 }
 
 /**
@@ -30,7 +32,7 @@ interface Request {
   readonly payload: string
   /** `ends[i]`: the offset in `payload` just after message i. */
   readonly ends: ReadonlyArray<number>
-  readonly messages: ReadonlyArray<Pick<Message, "event" | "identify">>
+  readonly messages: ReadonlyArray<Pick<Message, "event" | "identifies">>
   done: boolean
   rejected: ReadonlyArray<RejectedEvent>
 }
@@ -124,11 +126,9 @@ export const shortBody = (text: string, secrets: ReadonlyArray<string>, max = 16
   return line.length > max ? `${line.slice(0, max)}…` : line
 }
 
-/** A user key for a log line: long keys are cut (the log is for a person, the key is in FeatBit). */
-const userLabel = (event: ExportEvent): string => {
-  const key = event.user.keyId
-  return `user ${JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key)} of environment ${event.envId}`
-}
+/** A userId for a log line: long ones are cut (the log is for a person, the key is in FeatBit). */
+const userLabel = (userId: string, event: ExportEvent): string =>
+  `user ${JSON.stringify(userId.length > 80 ? `${userId.slice(0, 80)}…` : userId)} of environment ${event.envId}`
 
 /** The first `max` characters of `text`, without splitting a surrogate pair. */
 const cutText = (text: string, max: number): string => {
@@ -188,7 +188,7 @@ const toRequest = (messages: ReadonlyArray<Message>): Request => {
     // One join per request: the per-message strings can then be collected young.
     payload: messages.map((message) => message.json).join(","),
     ends,
-    messages: messages.map(({ event, identify }) => ({ event, identify })),
+    messages: messages.map(({ event, identifies }) => ({ event, identifies })),
     done: false,
     rejected: []
   }
@@ -208,6 +208,7 @@ export const SegmentSink = defineSink({
   description: "Segment HTTP Tracking API: track per event (+ identify once per user), /v1/batch, messageId = FeatBit id",
   config: SegmentSinkConfig,
   configIssues: endpointIssues,
+  mappable: SEGMENT_MAPPABLE,
   render: (config) => render(config),
   make: (config) =>
     Effect.sync(() => {
@@ -227,12 +228,12 @@ export const SegmentSink = defineSink({
        * two lookups of the event's own strings cost half of one of a key concatenated per event.
        */
       const identified = new Map<string, Set<string>>()
-      /** True the first time the event's user is met in this run. */
-      const firstOfUser = (event: ExportEvent): boolean => {
+      /** True the first time this userId of the event's environment is met in this run. */
+      const firstOfUser = (event: ExportEvent, userId: string): boolean => {
         let users = identified.get(event.envId)
         if (users === undefined) identified.set(event.envId, (users = new Set()))
-        if (users.has(event.user.keyId)) return false
-        users.add(event.user.keyId)
+        if (users.has(userId)) return false
+        users.add(userId)
         return true
       }
       /** Batches with a failed request: which of their requests were acknowledged, so a retry sends only the rest. */
@@ -255,26 +256,27 @@ export const SegmentSink = defineSink({
       }
 
       /** The user's identify, cut to fit when its traits are too large, or a note saying why it is not sent. */
-      const identifyOf = (event: ExportEvent, notes: Array<string>): Message | undefined => {
-        const identify = renderIdentify(event)
+      const identifyOf = (event: ExportEvent, fields: TrackFields | undefined, notes: Array<string>): Message | undefined => {
+        const identify = renderIdentify(event, fields)
         if (identify === undefined) return undefined
+        const userId = identify.userId!
         const whole = serialize(identify)
-        if (whole.bytes <= maxEventBytes) return { ...whole, event, identify: true }
+        if (whole.bytes <= maxEventBytes) return { ...whole, event, identifies: userId }
         const name = event.user.name
         const cut = serialize({ ...identify, traits: { name: `${cutText(name, IDENTIFY_NAME_CUT)}…` } })
         if (cut.bytes <= maxEventBytes && name.length > IDENTIFY_NAME_CUT) {
           notes.push(
-            `the identify of ${userLabel(event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event: sent with traits.name cut from ${name.length} to ${IDENTIFY_NAME_CUT} characters`
+            `the identify of ${userLabel(userId, event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event: sent with traits.name cut from ${name.length} to ${IDENTIFY_NAME_CUT} characters`
           )
-          return { ...cut, event, identify: true }
+          return { ...cut, event, identifies: userId }
         }
         notes.push(
-          `the identify of ${userLabel(event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event even with traits.name cut: not sent (its events are)`
+          `the identify of ${userLabel(userId, event)} is ${whole.bytes} bytes, over Segment's ${maxEventBytes} bytes per event even with traits.name cut: not sent (its events are)`
         )
         return undefined
       }
 
-      const makePlan = (events: ReadonlyArray<ExportEvent>): Plan => {
+      const makePlan = ({ events, fields }: SinkBatch): Plan => {
         const rejected: Array<RejectedEvent> = []
         const notes: Array<string> = []
         const requests: Array<Request> = []
@@ -282,19 +284,24 @@ export const SegmentSink = defineSink({
         // at a time: fewer survivors for the young-generation collections that dominate this sink's GC.
         const messages = packer<Message>(config.maxEventsPerRequest, config.maxBytesPerRequest, (group) => void requests.push(toRequest(group)))
         for (const event of events) {
-          const { json, bytes } = serialize(renderTrack(config, event))
+          // Mapped values are serialized into the message like the sink's own, so the limits below count them.
+          const mapped = trackFields(fields?.(event))
+          const { json, bytes } = serialize(renderTrack(config, event, mapped))
           if (bytes > maxEventBytes) {
             rejected.push({
               event,
-              reason: `its Segment message is ${bytes} bytes, over the limit of ${maxEventBytes} bytes per event (Segment accepts at most 32 KB per event)`
+              reason: `its Segment message is ${bytes} bytes${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the limit of ${maxEventBytes} bytes per event (Segment accepts at most 32 KB per event)`
             })
             continue
           }
-          if (config.identify && event.user.keyId !== "" && firstOfUser(event)) {
-            const identify = identifyOf(event, notes)
-            if (identify !== undefined) messages.add(identify)
+          if (config.identify && event.user.keyId !== "") {
+            const userId = trackUserId(event, mapped)
+            if (userId !== "" && firstOfUser(event, userId)) {
+              const identify = identifyOf(event, mapped, notes)
+              if (identify !== undefined) messages.add(identify)
+            }
           }
-          messages.add({ json, bytes, event, identify: false })
+          messages.add({ json, bytes, event, identifies: undefined })
         }
         messages.end()
         return { requests, rejected, notes }
@@ -383,10 +390,12 @@ export const SegmentSink = defineSink({
         const message = part.request.messages[part.from]!
         const quoted = said(refusal)
         const reason = `Segment refused the event: HTTP ${refusal.status}${quoted === "" ? "" : ` ${quoted}`}`
-        if (!message.identify) return Effect.succeed([{ event: message.event, reason }])
+        if (message.identifies === undefined) return Effect.succeed([{ event: message.event, reason }])
         // Its event's track is delivered (or dead-lettered on its own): a dead letter for the identify
         // would count a delivered event as not exported.
-        return Effect.logWarning(`sink ${PLUGIN}: ${reason.replace("the event", `the identify of ${userLabel(message.event)}`)}; its events are sent without it`).pipe(
+        return Effect.logWarning(
+          `sink ${PLUGIN}: ${reason.replace("the event", `the identify of ${userLabel(message.identifies, message.event)}`)}; its events are sent without it`
+        ).pipe(
           Effect.as([])
         )
       }
@@ -470,7 +479,7 @@ export const SegmentSink = defineSink({
           const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
           let plan = plans.get(key)
           if (plan === undefined) {
-            plan = makePlan(batch.events)
+            plan = makePlan(batch)
             yield* Effect.forEach(plan.notes, (note) => Effect.logWarning(`sink ${PLUGIN}: ${note}`), { discard: true })
           }
           plans.set(key, plan)

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto"
-import { type ExportEvent, type Sink, type SinkBatch, SinkError, accepted, defineSink } from "@featbit-export/core"
+import { type ExportEvent, type MappableField, type Sink, type SinkBatch, type SinkFields, SinkError, accepted, defineSink } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -26,6 +26,21 @@ export const WebhookSinkConfig = Schema.Struct({
 })
 export type WebhookSinkConfig = typeof WebhookSinkConfig.Type
 
+/**
+ * What a pipeline file may compute for this sink (`sink: { use: ..., map: { body: '...' } }`). The runner
+ * type-checks each expression against `type` when the file loads and hands the values to `write` in
+ * `batch.fields`.
+ */
+export const WEBHOOK_MAPPABLE = {
+  body: { type: "dyn", description: "The JSON posted for the event in events[], instead of the canonical event" }
+} as const satisfies Readonly<Record<string, MappableField>>
+
+/** The item of `events[]` for one event: the body the file's `map:` computed for it, or the event itself. */
+export const itemOf = (event: ExportEvent, fields: SinkFields | undefined): unknown => {
+  const body = fields?.["body"]
+  return body === undefined ? event : body
+}
+
 /** The HMAC the receiver recomputes to check a body came from this sink. */
 export const signature = (secret: string, body: string): string => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
 
@@ -47,7 +62,8 @@ export const makeWebhookSink = (config: WebhookSinkConfig): Sink => {
     Effect.tryPromise({
       try: async (signal) => {
         if (batch.events.length === 0) return { ok: true as const }
-        const body = JSON.stringify({ events: batch.events })
+        // Looked up per event: the engine keys the mapped fields by the event object.
+        const body = JSON.stringify({ events: batch.events.map((event) => itemOf(event, batch.fields?.(event))) })
         const response = await fetch(config.url, {
           method: "POST",
           body,
@@ -91,8 +107,9 @@ export const WebhookSink = defineSink({
   type: PLUGIN,
   description: "POSTs signed JSON batches to an HTTP webhook",
   config: WebhookSinkConfig,
+  mappable: WEBHOOK_MAPPABLE,
   make: (config) => Effect.sync(() => makeWebhookSink(config)),
-  render: () => (event) => ({ events: [event] })
+  render: () => (event, fields) => ({ events: [itemOf(event, fields)] })
 })
 
 export default WebhookSink

@@ -9,6 +9,8 @@ export interface Receiver {
   readonly url: string
   /** Ids of events in requests that were answered 2xx, in arrival order. */
   readonly delivered: Array<string>
+  /** The items of `events` in requests that were answered 2xx, as received (a mapped body may have no id). */
+  readonly items: Array<unknown>
   readonly badSignatures: () => number
   readonly idempotencyKeys: Array<string>
   /** Answers the next requests with these statuses instead of accepting them. */
@@ -27,6 +29,7 @@ export const makeReceiver = (secret: string): Effect.Effect<Receiver, never, Sco
       const receiver: Receiver = {
         url: "",
         delivered: [],
+        items: [],
         badSignatures: () => bad,
         idempotencyKeys: [],
         faults: [],
@@ -51,7 +54,11 @@ export const makeReceiver = (secret: string): Effect.Effect<Receiver, never, Sco
           const fault = receiver.faults.shift()
           if (fault !== undefined) return void res.writeHead(fault.status, fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter }).end()
           receiver.idempotencyKeys.push(String(req.headers["idempotency-key"]))
-          for (const event of (JSON.parse(body) as { events: Array<{ id: string }> }).events) receiver.delivered.push(event.id)
+          for (const item of (JSON.parse(body) as { events: Array<unknown> }).events) {
+            receiver.items.push(item)
+            const id = (item as { id?: unknown } | null)?.id
+            if (typeof id === "string") receiver.delivered.push(id)
+          }
           res.writeHead(200, { "content-type": "application/json" }).end("{}")
         })
       })
