@@ -25,6 +25,26 @@ describe("examples and the editor schema", () => {
     expect([record.pipelines[0]!.pollInterval, record.pipelines[0]!.retry.maxDelay]).toEqual(["5s", "30s"])
   })
 
+  it("examples/transforms.yaml (the recipes of docs/transforms.md) compiles, and its tests pass", () => {
+    const file = path.join(root, "examples", "transforms.yaml")
+    const env = { ...process.env, SEGMENT_WRITE_KEY: undefined, EVENTHUB_CONNECTION_STRING: undefined }
+    const validate = spawnSync(process.execPath, [bin, "validate", file], { encoding: "utf8", env })
+    expect(validate.status, validate.stderr).toBe(0)
+    const valid = JSON.parse(validate.stderr.trim().split("\n").at(-1)!) as { pipelines: Array<{ name: string; expressions?: Array<{ at: string }> }> }
+    // Every pipeline has an expression of its own.
+    expect(valid.pipelines.filter((p) => (p.expressions ?? []).length === 0).map((p) => p.name)).toEqual(["no-user-names"])
+    const test = spawnSync(process.execPath, [bin, "test", file], { encoding: "utf8", env })
+    expect(test.status, test.stderr).toBe(0)
+    expect(test.stderr.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>).at(-1)).toMatchObject({ message: "tests", passed: 14, failed: 0 })
+    // Each recipe of the guide is one of the example's pipelines.
+    const guide = fs.readFileSync(path.join(root, "docs", "transforms.md"), "utf8")
+    const example = fs.readFileSync(file, "utf8")
+    for (const recipe of ['flagKey in ["checkout-v2", "pricing-page"]', '"Experiment Viewed" : eventName', 'tags.?plan.orValue("free")', 'envId + ":" + (event == "FlagValue"', '{"id": id, "ts": timestamp']) {
+      expect(guide).toContain(recipe)
+      expect(example).toContain(recipe)
+    }
+  })
+
   it("the committed pipeline.schema.json is the one the CLI generates (run `pnpm schema` after changing a config)", () => {
     const run = spawnSync(process.execPath, [bin, "schema"], { encoding: "utf8" })
     expect(run.status).toBe(0)

@@ -70,23 +70,22 @@ const runtimeReason = (expression: Compiled, error: unknown, event: ExportEvent)
 }
 
 /**
- * Sets `value` at a place of the event, in place; `undefined` (an empty optional) removes it. In place because a
- * copy of each event (and of its properties) cost more than all the expressions of a typical transform.
+ * Sets `value` at a place of the event, in place; `undefined` (an empty optional: `optional.none()`) leaves the
+ * place as it was, so a set can be conditional. In place because a copy of each event (and of its properties)
+ * cost more than all the expressions of a typical transform.
  */
 const assign = (target: Record<string, unknown>, path: FieldPath, value: unknown): void => {
+  if (value === undefined) return
   if (path._tag === "Top") {
-    if (value === undefined) delete target[path.name]
-    else target[path.name] = value
+    target[path.name] = value
     return
   }
   let parent = target[path.parent] as Record<string, unknown> | undefined
   if (parent === undefined) {
-    if (value === undefined) return
     parent = {}
     target[path.parent] = parent
   }
-  if (value === undefined) delete parent[path.key]
-  else parent[path.key] = value
+  parent[path.key] = value
 }
 
 const remove = (target: Record<string, unknown>, path: FieldPath): void => {

@@ -81,6 +81,8 @@ export const fits = (value: unknown, type: string): boolean => {
 
 /** Whether a type the compiler inferred can give a value of `wanted` (a `dyn` one may: that is checked at run time). */
 export const canBe = (inferred: string, wanted: string): boolean => {
+  // An optional gives its value, or nothing: the field keeps what it had (the sink's own choice, for a map).
+  if (inferred.startsWith("optional<") && inferred.endsWith(">")) return canBe(inferred.slice("optional<".length, -1), wanted)
   if (wanted === "dyn" || inferred === "dyn") return true
   const base = (type: string) => (type.startsWith("map") ? "map" : type.startsWith("list") ? "list" : type === "uint" ? "int" : type)
   if (wanted === "double") return base(inferred) === "double" || base(inferred) === "int"

@@ -173,6 +173,21 @@ describe("sink map", () => {
     expect(issues({ map: { event: "envId" } }, {}).map((issue) => issue.message)).toEqual(["the test sink has no fields to map"])
   })
 
+  it("an optional leaves a field to the sink (map) or as it was (set) when it is empty", () => {
+    const t = built(
+      {
+        set: { flagKey: 'event == "FlagValue" && flagKey.startsWith("checkout") ? optional.of("renamed") : optional.none()' },
+        map: { properties: 'event == "FlagValue" ? optional.of({"flag": flagKey}) : optional.none()' }
+      },
+      segment
+    )
+    expect(kept(t.apply(structuredClone(flag)))).toMatchObject({ event: { flagKey: "renamed" }, fields: { properties: { flag: "renamed" } } })
+    expect(kept(t.apply(structuredClone({ ...flag, flagKey: "search" })))).toMatchObject({ event: { flagKey: "search" }, fields: { properties: { flag: "search" } } })
+    const forMetric = kept(t.apply(structuredClone(metric)))
+    expect(forMetric.fields).toEqual({})
+    expect(forMetric.event).toEqual(metric)
+  })
+
   it("dead-letters an event its map fails on, with the expression", () => {
     const outcome = built({ map: { event: "properties.campaign" } }, segment).apply(flag)
     expect(outcome).toEqual({
