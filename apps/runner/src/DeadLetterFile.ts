@@ -30,7 +30,8 @@ export interface Entry {
 }
 
 const decodeLetter = Schema.decodeUnknownEither(Schema.parseJson(StoredLetter))
-const decodeEvent = Schema.decodeUnknownEither(ExportEvent)
+// Fields a transform added (`set:` of a new field) are part of the event the sink refused: kept.
+const decodeEvent = Schema.decodeUnknownEither(ExportEvent, { onExcessProperty: "preserve" })
 
 export const parseEntries = (text: string): ReadonlyArray<Entry> =>
   text

@@ -43,7 +43,15 @@ export const FlagValueEvent = Schema.Struct({
   flagId: Schema.String,
   flagKey: Schema.String,
   variationId: Schema.String,
-  sendToExperiment: Schema.Boolean
+  sendToExperiment: Schema.Boolean,
+  // Enrichment (`enrich:`): what FeatBit's flags said at export time.
+  flagName: Schema.optional(Schema.String.annotations({ description: "The flag's name, from FeatBit's flags (enrich:)" })),
+  variationName: Schema.optional(
+    Schema.String.annotations({ description: "The variation's name (its value for flags from before mid-2023, which have none)" })
+  ),
+  variationValue: Schema.optional(
+    Schema.Unknown.annotations({ description: "The variation's value, typed by the flag's variation type (boolean, number, string, json)" })
+  )
 }).annotations({ identifier: "FlagValueEvent" })
 export type FlagValueEvent = typeof FlagValueEvent.Type
 

@@ -17,6 +17,7 @@ import { type RetryPolicy, retrySchedule } from "./Retry.js"
 import { compareSelection } from "./Selection.js"
 import { type Sink, type WriteResult, accepted } from "./Sink.js"
 import type { PassInfo, Source, SourcePage } from "./Source.js"
+import type { EventEnricher } from "./Enrich.js"
 import type { EventTransform, SinkFields } from "./Transform.js"
 
 /** Everything the engine needs to run one pipeline. */
@@ -46,6 +47,8 @@ export interface PipelineOptions {
    */
   readonly stop?: Deferred.Deferred<void> | undefined
   readonly progress?: PipelineProgress | undefined
+  /** Adds what FeatBit knows of each flag to its evaluations, as each page is read (before the transform). */
+  readonly enrich?: EventEnricher | undefined
   /** The pipeline's filter, transform and sink map; applied to each page before it goes to the sink. */
   readonly transform?: EventTransform | undefined
 }
@@ -204,7 +207,12 @@ export const run = (
         lastAt = performance.now()
         hadRoom = true
         readAhead = 0
-        return options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })
+        const read = options.source.read(lastRead.cursor, { pageSize: options.batchSize, state: lastRead.state, onPass })
+        // Inside the read: a page whose enrichment failed is not taken as read, so a retry reads it again.
+        const enrich = options.enrich
+        return enrich === undefined
+          ? read
+          : read.pipe(Stream.mapEffect((page) => Effect.map(enrich.enrich(page.events), (events) => ({ ...page, events }))))
       }).pipe(
         Stream.tap((page) =>
           Effect.sync(() => {

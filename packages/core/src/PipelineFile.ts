@@ -13,6 +13,7 @@ import { type ListenAddress, ListenSetting } from "./Listen.js"
 import { interpolate } from "./Interpolate.js"
 import { schemaIssues as describeIssues } from "./internal/schemaMessages.js"
 import { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_ISSUES, checkStructure, checkText, decodeFile, parseDocument, tooLarge } from "./internal/yamlLimits.js"
+import { EnrichSetting } from "./Enrich.js"
 import { sourceOffset } from "./internal/scalarOffsets.js"
 import type { AnySinkPlugin, AnySourcePlugin } from "./Plugin.js"
 import { type EventTransform, FilterSetting, type TransformCompiler, TransformSetting, type TransformSpec, TransformTest, mapSetting } from "./Transform.js"
@@ -84,6 +85,7 @@ export const pipelineSettings = {
   pollInterval: Schema.optionalWith(PollInterval, { default: () => Duration.seconds(5), exact: true }).annotations({
     description: "In follow mode, the wait between two reads once caught up: a duration with a unit, at least 100ms (default 5s)"
   }),
+  enrich: Schema.optionalWith(EnrichSetting, { exact: true }),
   filter: Schema.optionalWith(FilterSetting, { exact: true }),
   transform: Schema.optionalWith(TransformSetting, { exact: true }),
   tests: Schema.optionalWith(Schema.Array(TransformTest), { exact: true }).annotations({

@@ -26,6 +26,8 @@ export * from "./StoreReader.js"
 export * from "./ReadPass.js"
 /** The Sink contract. */
 export * from "./Sink.js"
+/** Enrichment: flag names and variation values from FeatBit's flags, before the transform step. */
+export * from "./Enrich.js"
 /** The transform step: filter, set, drop and a sink's mapped fields, as compiled expressions. */
 export * from "./Transform.js"
 /** The plugin contract and its version. */

@@ -20,6 +20,9 @@ export const EVENT_VARIABLES: Readonly<Record<string, string>> = {
   flagKey: "string",
   variationId: "string",
   sendToExperiment: "bool",
+  flagName: "string",
+  variationName: "string",
+  variationValue: "dyn",
   eventName: "string",
   numericValue: "double",
   applicationType: "string"
@@ -31,6 +34,9 @@ export const KIND_ONLY: Readonly<Record<string, string>> = {
   flagKey: "FlagValue",
   variationId: "FlagValue",
   sendToExperiment: "FlagValue",
+  flagName: "FlagValue (with enrich:, and a flag the catalogue knows)",
+  variationName: "FlagValue (with enrich:, and a variation the catalogue knows)",
+  variationValue: "FlagValue (with enrich:, and a variation the catalogue knows)",
   eventName: "metric (CustomEvent, PageView, Click)",
   numericValue: "metric (CustomEvent, PageView, Click)",
   applicationType: "metric (CustomEvent, PageView, Click)"

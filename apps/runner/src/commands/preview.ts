@@ -1,5 +1,6 @@
 import { CheckpointStore, type ConfigError, Cursor, type ExportEvent, Pipeline, type PipelineFile, type SinkFields } from "@featbit-export/core"
 import * as Chunk from "effect/Chunk"
+import { openEnricher } from "@featbit-export/enrich-flags"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -24,7 +25,9 @@ export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry
         const saved = yield* CheckpointStore.makeFile(file.stateDir).load(pipeline.name)
         const from = Option.getOrUndefined(saved)?.cursor
         const source = yield* openSource(file, pipeline, registry)
+        const enricher = pipeline.enrich === undefined ? undefined : yield* openEnricher(pipeline.enrich)
         const pages = yield* source.read(from, { pageSize: Math.min(pipeline.batch.size, args.limit) }).pipe(
+          Stream.mapEffect((page) => (enricher === undefined ? Effect.succeed(page) : Effect.map(enricher.enrich(page.events), (events) => ({ ...page, events })))),
           Stream.mapAccum(0, (seen, page) => [seen + page.events.length + page.rejected.length, { seen, page }]),
           Stream.takeUntil(({ page, seen }) => seen + page.events.length + page.rejected.length >= args.limit),
           Stream.runCollect

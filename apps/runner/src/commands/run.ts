@@ -3,6 +3,7 @@ import { CheckpointStore, ConfigError as ConfigErrorClass, Cursor, DeadLetter, t
 import type { ConfigError, PipelineFile } from "@featbit-export/core"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
+import { openEnricher } from "@featbit-export/enrich-flags"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -98,6 +99,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         yield* PipelineLock.hold(file.stateDir, pipeline.name)
         const source = yield* openSource(file, pipeline, registry)
         const sink = yield* openSink(file, pipeline, registry)
+        const enrich = pipeline.enrich === undefined ? undefined : yield* openEnricher(pipeline.enrich)
         return yield* Pipeline.run({
           name: pipeline.name,
           source,
@@ -112,6 +114,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           pollInterval: pipeline.pollInterval,
           stop,
           progress,
+          enrich,
           transform: pipeline.transformStep
         })
       }).pipe(

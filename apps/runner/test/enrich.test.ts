@@ -1,0 +1,78 @@
+// Enrichment through the built CLI: a generated export whose flags are in FeatBit's PostgreSQL
+// (feature_flags), with a filter on the enriched value.
+import * as path from "node:path"
+import { defaultEnvIds, flagPool } from "@featbit-export/source-generate"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { featbitDatabase } from "../../../packages/enrich-flags/test/support.js"
+import { assertBuilt, cli, jsonLines, readNdjson, tempDir, writeFile } from "./support.js"
+
+beforeAll(assertBuilt)
+
+let db: Awaited<ReturnType<typeof featbitDatabase>>
+const pool = flagPool()
+beforeAll(async () => {
+  db = await featbitDatabase()
+  // Every flag but the last is in the catalogue of the first environment; its first variation is "on".
+  for (const flag of pool.slice(0, -1)) {
+    await db.insert({
+      envId: defaultEnvIds[0]!,
+      key: flag.key,
+      name: `Flag ${flag.key}`,
+      variationType: "boolean",
+      variations: flag.variationIds.map((id, i) => ({ id, name: i === 0 ? "On" : `Off ${i}`, value: i === 0 ? "true" : "false" }))
+    })
+  }
+})
+afterAll(async () => db?.drop())
+
+describe("enrich: flags from FeatBit's PostgreSQL", () => {
+  it("adds flagName, variationName and the typed variationValue; a filter can use them; unknown flags go out as they are", async () => {
+    const dir = tempDir()
+    writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: enriched
+    source: { type: generate, count: 3000, seed: 5, users: 50000, envIds: ["${defaultEnvIds[0]}"] }
+    enrich: { flags: { type: postgres, url: "\${FLAGS_URL}" } }
+    filter: 'event != "FlagValue" || flagKey == "${pool.at(-1)!.key}" || variationValue == true'
+    sink: { type: file, path: out/events.ndjson }
+`
+    )
+    const result = await cli(["run", "pipeline.yaml", "--once"], { cwd: dir, env: { FLAGS_URL: db.url } })
+    expect(result.code, result.stderr).toBe(0)
+    const done = jsonLines(result.stderr).find((r) => r["message"] === "done")!
+    const out = readNdjson(path.join(dir, "out", "events.ndjson")) as unknown as Array<Record<string, unknown>>
+    const flags = out.filter((e) => e["event"] === "FlagValue")
+    const known = flags.filter((e) => e["flagKey"] !== pool.at(-1)!.key)
+    expect(known.length).toBeGreaterThan(300)
+    for (const event of known) expect(event).toMatchObject({ flagName: `Flag ${String(event["flagKey"])}`, variationName: "On", variationValue: true })
+    // The flag the catalogue lacks: exported without values, not blocked.
+    const unknown = flags.filter((e) => e["flagKey"] === pool.at(-1)!.key)
+    expect(unknown.length).toBeGreaterThan(0)
+    for (const event of unknown) expect(event).not.toHaveProperty("variationValue")
+    expect(Number(done["filtered"])).toBeGreaterThan(100)
+    expect(out.length + Number(done["filtered"])).toBe(3000)
+  })
+
+  it("an unreachable catalogue makes the pipeline wait and retry, not export unenriched events", async () => {
+    const dir = tempDir()
+    writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: waiting
+    source: { type: generate, count: 100, seed: 5 }
+    enrich: { flags: { type: postgres, url: "postgres://postgres@127.0.0.1:1/featbit" } }
+    retry: { initialDelay: 10ms, maxDelay: 20ms, maxRetries: 2 }
+    sink: { type: file, path: out/events.ndjson }
+`
+    )
+    const result = await cli(["run", "pipeline.yaml", "--once"], { cwd: dir })
+    expect(result.code).toBe(1)
+    const records = jsonLines(result.stderr)
+    expect(records.filter((r) => r["level"] === "warn" && String(r["message"]).includes("FeatBit's flags"))).toHaveLength(2)
+    expect(records.find((r) => r["level"] === "error")?.["message"]).toMatch(/FeatBit's flags: .*gave up: the retries are used up/)
+    expect(records.find((r) => r["message"] === "done")).toBeUndefined()
+  })
+})

@@ -1,0 +1,22 @@
+import type { EnrichSetting } from "@featbit-export/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { evaluationServerCatalogue } from "./EvaluationServerCatalogue.js"
+import { type FlagEnricher, makeEnricher } from "./Enricher.js"
+import { postgresCatalogue } from "./PostgresCatalogue.js"
+
+/** FeatBit's flags, as enrichment reads them. */
+export { type Catalogue, type CataloguedFlag, type CataloguedVariation, type StoredFlag, castValue, catalogueOf } from "./Catalogue.js"
+export { type CatalogueReader, ENRICH } from "./CatalogueReader.js"
+/** The enricher: a catalogue cached per environment, refreshed on an interval and on unknown ids. */
+export { type EnricherOptions, type EnrichmentCounts, type FlagEnricher, makeEnricher } from "./Enricher.js"
+export { evaluationServerCatalogue } from "./EvaluationServerCatalogue.js"
+export { postgresCatalogue } from "./PostgresCatalogue.js"
+
+/** The enricher a pipeline's `enrich:` asks for, its clients opened in the scope. */
+export const openEnricher = (setting: EnrichSetting): Effect.Effect<FlagEnricher, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const flags = setting.flags
+    const reader = flags.type === "postgres" ? yield* postgresCatalogue({ url: flags.url, schema: flags.schema }) : evaluationServerCatalogue({ url: flags.url, secrets: flags.secrets })
+    return makeEnricher(reader, { refresh: setting.refresh, required: setting.required })
+  })
