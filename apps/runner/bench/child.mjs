@@ -4,11 +4,14 @@
 //   node child.mjs shaped <count> <dir>   the engine on production-shaped rows (50,000 users, stamped up to now,
 //                                         one row in 997 malformed), without a transform
 //   node child.mjs transform <count> <dir> the same with a typical filter and three computed fields (CEL)
+//   node child.mjs enrich <count> <dir>   the same with every flag evaluation enriched (flag name, variation
+//                                         name and value) from a catalogue of every generated flag
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CheckpointStore, DeadLetter, Pipeline, RetryPolicy, decodeFeatBitRow } from "@featbit-export/core"
 import { FileSink } from "@featbit-export/sink-file"
-import { GenerateSource, generateRows } from "@featbit-export/source-generate"
+import { GenerateSource, flagPool, generateRows } from "@featbit-export/source-generate"
+import { catalogueOf, makeEnricher } from "@featbit-export/enrich-flags"
 import { celCompiler } from "@featbit-export/transform-cel"
 import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
@@ -55,11 +58,16 @@ export const TYPICAL_TRANSFORM = {
   }
 }
 
-const shaped = mode === "shaped" || mode === "transform"
+const shaped = mode === "shaped" || mode === "transform" || mode === "enrich"
 const generateConfig = shaped
   ? { count, seed, users: 50_000, malformedEvery: 997, start: new Date(Date.now() - 4 * 3_600_000).toISOString().replace("Z", "000Z") }
   : { count, seed }
 const transform = mode === "transform" ? Either.getOrThrow(celCompiler.compile(TYPICAL_TRANSFORM, { type: "file", fields: {} })) : undefined
+
+// The catalogue is read once a minute, so the cost per event is the lookup and the three fields: measured with
+// the catalogue in memory (every generated flag, in every environment).
+const catalogue = catalogueOf(flagPool().map((flag) => ({ key: flag.key, name: `Flag ${flag.key}`, variationType: "string", variations: flag.variationIds.map((id, i) => ({ id, name: `Variation ${i}`, value: `value-${i}` })) })))
+const enrich = mode === "enrich" ? makeEnricher({ read: () => Effect.succeed(catalogue) }, { refresh: "1 minute", required: true }) : undefined
 
 const engine = () =>
   Effect.gen(function* () {
@@ -78,6 +86,7 @@ const engine = () =>
       mode: "once",
       pollInterval: 1000,
       transform,
+      enrich,
       deadLetterLimit: undefined
     })
   }).pipe(
@@ -110,6 +119,7 @@ console.log(
     rowsPerSecond: Math.round((count * 1000) / ms),
     filtered: summary?.filtered ?? 0,
     deadLettered: summary?.deadLettered ?? 0,
+    enriched: enrich?.counts.enriched ?? 0,
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024)
   })
 )

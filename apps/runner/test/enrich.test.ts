@@ -3,7 +3,7 @@
 import * as path from "node:path"
 import { defaultEnvIds, flagPool } from "@featbit-export/source-generate"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { featbitDatabase } from "../../../packages/enrich-flags/test/support.js"
+import { evaluationServer, featbitDatabase } from "../../../packages/enrich-flags/test/support.js"
 import { assertBuilt, cli, jsonLines, readNdjson, tempDir, writeFile } from "./support.js"
 
 beforeAll(assertBuilt)
@@ -51,6 +51,11 @@ describe("enrich: flags from FeatBit's PostgreSQL", () => {
     const unknown = flags.filter((e) => e["flagKey"] === pool.at(-1)!.key)
     expect(unknown.length).toBeGreaterThan(0)
     for (const event of unknown) expect(event).not.toHaveProperty("variationValue")
+    // Said once, however many events it has.
+    const told = jsonLines(result.stderr).filter((r) => r["level"] === "warn" && String(r["message"]).includes("is not in FeatBit's flags"))
+    expect(told.map((r) => r["message"])).toEqual([
+      `flag ${pool.at(-1)!.key} of environment ${defaultEnvIds[0]} is not in FeatBit's flags (deleted, or another environment's?): its events go out without flagName, variationName and variationValue`
+    ])
     expect(Number(done["filtered"])).toBeGreaterThan(100)
     expect(out.length + Number(done["filtered"])).toBe(3000)
   })
@@ -74,5 +79,63 @@ describe("enrich: flags from FeatBit's PostgreSQL", () => {
     expect(records.filter((r) => r["level"] === "warn" && String(r["message"]).includes("FeatBit's flags"))).toHaveLength(2)
     expect(records.find((r) => r["level"] === "error")?.["message"]).toMatch(/FeatBit's flags: .*gave up: the retries are used up/)
     expect(records.find((r) => r["message"] === "done")).toBeUndefined()
+  })
+
+  it("an evaluation server down, then back: the pipeline waits, retries, and exports every event enriched", async () => {
+    const secret = "server-secret-of-the-first-env-0123456789ab"
+    const flags = pool.map((flag) => ({ key: flag.key, name: `Flag ${flag.key}`, variationType: "number", variations: flag.variationIds.map((id, i) => ({ id, name: `V${i}`, value: String(i * 10) })), isArchived: false }))
+    const server = await evaluationServer(new Map([[secret, flags]]))
+    try {
+      server.fault(503, 503)
+      const dir = tempDir()
+      writeFile(
+        dir,
+        "pipeline.yaml",
+        `pipelines:
+  - name: api
+    source: { type: generate, count: 2000, seed: 6, users: 50000, envIds: ["${defaultEnvIds[0]}"] }
+    enrich: { flags: { type: evaluation-server, url: "${server.url}", secrets: { "${defaultEnvIds[0]}": "\${SERVER_SECRET}" } } }
+    retry: { initialDelay: 10ms, maxDelay: 50ms, maxRetries: 5 }
+    sink: { type: file, path: out/events.ndjson }
+`
+      )
+      const result = await cli(["run", "pipeline.yaml", "--once"], { cwd: dir, env: { SERVER_SECRET: secret } })
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stderr).not.toContain(secret)
+      const warnings = jsonLines(result.stderr).filter((r) => r["level"] === "warn" && String(r["message"]).includes("HTTP 503"))
+      expect(warnings).toHaveLength(2)
+      const out = readNdjson(path.join(dir, "out", "events.ndjson")) as unknown as Array<Record<string, unknown>>
+      expect(out).toHaveLength(2000)
+      const flagEvents = out.filter((e) => e["event"] === "FlagValue")
+      expect(flagEvents.length).toBeGreaterThan(1000)
+      for (const event of flagEvents) expect(typeof event["variationValue"]).toBe("number")
+      expect(server.requests.every((r) => r.authorization === secret)).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it("preview shows enriched events", async () => {
+    const dir = tempDir()
+    writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: shown
+    source: { type: generate, count: 300, seed: 5, envIds: ["${defaultEnvIds[0]}"] }
+    enrich: { flags: { type: postgres, url: "\${FLAGS_URL}" } }
+    sink: { type: file, path: out/events.ndjson }
+`
+    )
+    const result = await cli(["preview", "pipeline.yaml", "--limit", "50"], { cwd: dir, env: { FLAGS_URL: db.url } })
+    expect(result.code, result.stderr).toBe(0)
+    const shown = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+    const known = shown.filter((e) => e["event"] === "FlagValue" && e["flagKey"] !== pool.at(-1)!.key)
+    expect(known.length).toBeGreaterThan(10)
+    for (const event of known) {
+      expect(event["flagName"]).toBe(`Flag ${String(event["flagKey"])}`)
+      expect(event["variationValue"]).toBe(event["variationName"] === "On")
+      expect(String(event["variationName"])).toMatch(/^(On|Off \d+)$/)
+    }
   })
 })

@@ -33,7 +33,14 @@ export const EvaluationServerFlags = Schema.Struct({
   })
 }).annotations({ title: "flags from FeatBit's evaluation server" })
 
-export const FlagCatalogueSetting = Schema.Union(PostgresFlags, EvaluationServerFlags)
+/** FeatBit's Open API (the API server), with an access token. */
+export const OpenApiFlags = Schema.Struct({
+  type: Schema.Literal("open-api"),
+  url: Schema.String.annotations({ description: "FeatBit's API server, e.g. http://featbit-api-server:5000" }),
+  token: secret.annotations({ description: "An access token (api-...) allowed to read the environments' flags (never printed)" })
+}).annotations({ title: "flags from FeatBit's Open API" })
+
+export const FlagCatalogueSetting = Schema.Union(PostgresFlags, EvaluationServerFlags, OpenApiFlags)
 export type FlagCatalogueSetting = typeof FlagCatalogueSetting.Type
 
 /** `enrich:` of a pipeline. */

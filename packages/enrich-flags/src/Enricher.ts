@@ -37,6 +37,8 @@ export const makeEnricher = (reader: CatalogueReader, options: EnricherOptions):
   const cache = new Map<string, { readonly catalogue: Catalogue; readonly at: number }>()
   const lookedUpAgain = new Map<string, number>()
   const counts: EnrichmentCounts = { enriched: 0, unknown: 0, reads: 0 }
+  // Said once per flag (and variation), so a deleted flag's thousands of events make one warning.
+  const told = new Set<string>()
 
   const load = (envId: string): Effect.Effect<void, SourceError> =>
     reader.read(envId).pipe(
@@ -64,22 +66,32 @@ export const makeEnricher = (reader: CatalogueReader, options: EnricherOptions):
       const stale = new Set(flags.map((e) => e.envId).filter((envId) => { const c = cache.get(envId); return c === undefined || t - c.at >= refreshMs }))
       for (const envId of stale) yield* load(envId)
       // Unknown flags or variations: read their environment again, at most once per refresh per flag.
+      const found = flags.map(lookUp)
       const again = new Set<string>()
-      for (const event of flags) {
-        if (lookUp(event).variation !== undefined || stale.has(event.envId)) continue
+      for (let i = 0; i < flags.length; i++) {
+        const event = flags[i]!
+        if (found[i]!.variation !== undefined || stale.has(event.envId)) continue
         const key = `${event.envId}\u0000${event.flagKey}`
         if (t - (lookedUpAgain.get(key) ?? Number.NEGATIVE_INFINITY) < refreshMs) continue
         lookedUpAgain.set(key, t)
         again.add(event.envId)
       }
       for (const envId of again) yield* load(envId)
+      if (again.size > 0) for (let i = 0; i < flags.length; i++) if (again.has(flags[i]!.envId)) found[i] = lookUp(flags[i]!)
       let unknown = 0
-      for (const event of flags) {
-        const { flag, variation } = lookUp(event)
+      const news: Array<string> = []
+      for (let i = 0; i < flags.length; i++) {
+        const event = flags[i]!
+        const { flag, variation } = found[i]!
         const target = event as { -readonly [K in keyof FlagValueEvent]: FlagValueEvent[K] }
         if (flag !== undefined) target.flagName = flag.name
         if (variation === undefined) {
           unknown += 1
+          const what = flag === undefined ? `flag ${event.flagKey} of environment ${event.envId}` : `variation ${event.variationId} of flag ${event.flagKey} (environment ${event.envId})`
+          if (!told.has(what) && told.size < 1_000) {
+            told.add(what)
+            news.push(what)
+          }
           continue
         }
         target.variationName = variation.name
@@ -87,7 +99,9 @@ export const makeEnricher = (reader: CatalogueReader, options: EnricherOptions):
       }
       counts.enriched += flags.length - unknown
       counts.unknown += unknown
-      if (unknown > 0) yield* Effect.logDebug(`${unknown} flag evaluations of flags or variations FeatBit's flags do not have (deleted ones?) went out without their value`)
+      for (const what of news) {
+        yield* Effect.logWarning(`${what} is not in FeatBit's flags (deleted, or another environment's?): its events go out without flagName, variationName and variationValue`)
+      }
       return events
     })
 

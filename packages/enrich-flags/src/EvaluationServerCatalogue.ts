@@ -3,8 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { type Catalogue, type StoredFlag, catalogueOf } from "./Catalogue.js"
 import { ENRICH, type CatalogueReader } from "./CatalogueReader.js"
-
-const REQUEST_TIMEOUT_MS = 15_000
+import { getText, statusFailure } from "./Http.js"
 
 /**
  * FeatBit's flags as a server SDK reads them: `GET /api/public/sdk/server/latest-all?timestamp=0` with the
@@ -23,26 +22,21 @@ export const evaluationServerCatalogue = (options: {
     const secret = options.secrets[envId]
     // No secret for this environment: its flags stay unknown (counted), as the file asked nothing of them.
     if (secret === undefined) return Effect.succeed(new Map())
-    return Effect.tryPromise({
-      try: (signal) =>
-        fetch(endpoint, { headers: { Authorization: Redacted.value(secret) }, signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) }),
-      catch: (cause) => SourceError.transient(ENRICH, say(`cannot be reached (${cause instanceof Error ? cause.message : String(cause)})`), cause)
-    }).pipe(
-      Effect.flatMap((response) =>
-        Effect.tryPromise({
-          try: () => response.text(),
-          catch: (cause) => SourceError.transient(ENRICH, say(`the answer broke off (${String(cause)})`), cause)
-        }).pipe(Effect.flatMap((body) => decide(response.status, body, envId)))
-      )
-    )
+    return getText(endpoint, Redacted.value(secret), say).pipe(Effect.flatMap(({ status, body }) => decide(status, body, envId)))
   }
 
   const decide = (status: number, body: string, envId: string): Effect.Effect<Catalogue, SourceError> => {
-    if (status === 401 || status === 403) {
-      return Effect.fail(SourceError.fatal(ENRICH, say(`refused the server secret of environment ${envId} (HTTP ${status}); set enrich.flags.secrets.${envId} to that environment's server secret`)))
+    if (status !== 200) {
+      return Effect.fail(
+        statusFailure(
+          status,
+          body,
+          say,
+          `refused the server secret of environment ${envId} (HTTP {status}); set enrich.flags.secrets.${envId} to that environment's server secret`,
+          "check enrich.flags.url (FeatBit's evaluation server, port 5100 by default)"
+        )
+      )
     }
-    if (status === 429 || status >= 500) return Effect.fail(SourceError.transient(ENRICH, say(`HTTP ${status} ${body.slice(0, 200)}`)))
-    if (status !== 200) return Effect.fail(SourceError.fatal(ENRICH, say(`HTTP ${status} ${body.slice(0, 200)}; check enrich.flags.url (FeatBit's evaluation server, port 5100 by default)`)))
     const flags = flagsOf(body)
     if (flags === undefined) {
       return Effect.fail(SourceError.fatal(ENRICH, say(`answered with something that is not FeatBit's data-sync message (${body.slice(0, 120)}); check enrich.flags.url`)))

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { evaluationServerCatalogue } from "./EvaluationServerCatalogue.js"
 import { type FlagEnricher, makeEnricher } from "./Enricher.js"
+import { openApiCatalogue } from "./OpenApiCatalogue.js"
 import { postgresCatalogue } from "./PostgresCatalogue.js"
 
 /** FeatBit's flags, as enrichment reads them. */
@@ -11,12 +12,18 @@ export { type CatalogueReader, ENRICH } from "./CatalogueReader.js"
 /** The enricher: a catalogue cached per environment, refreshed on an interval and on unknown ids. */
 export { type EnricherOptions, type EnrichmentCounts, type FlagEnricher, makeEnricher } from "./Enricher.js"
 export { evaluationServerCatalogue } from "./EvaluationServerCatalogue.js"
+export { openApiCatalogue } from "./OpenApiCatalogue.js"
 export { postgresCatalogue } from "./PostgresCatalogue.js"
 
 /** The enricher a pipeline's `enrich:` asks for, its clients opened in the scope. */
 export const openEnricher = (setting: EnrichSetting): Effect.Effect<FlagEnricher, never, Scope.Scope> =>
   Effect.gen(function* () {
     const flags = setting.flags
-    const reader = flags.type === "postgres" ? yield* postgresCatalogue({ url: flags.url, schema: flags.schema }) : evaluationServerCatalogue({ url: flags.url, secrets: flags.secrets })
+    const reader =
+      flags.type === "postgres"
+        ? yield* postgresCatalogue({ url: flags.url, schema: flags.schema })
+        : flags.type === "open-api"
+          ? openApiCatalogue({ url: flags.url, token: flags.token })
+          : evaluationServerCatalogue({ url: flags.url, secrets: flags.secrets })
     return makeEnricher(reader, { refresh: setting.refresh, required: setting.required })
   })

@@ -5,8 +5,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { castValue, evaluationServerCatalogue, makeEnricher, postgresCatalogue } from "../src/index.js"
-import { evaluationServer, featbitDatabase } from "./support.js"
+import { castValue, evaluationServerCatalogue, makeEnricher, openApiCatalogue, postgresCatalogue } from "../src/index.js"
+import { evaluationServer, featbitDatabase, openApi } from "./support.js"
 
 const envA = randomUUID()
 const envB = randomUUID()
@@ -99,6 +99,26 @@ describe("flags from FeatBit's PostgreSQL (feature_flags, variations jsonb)", ()
     )
   })
 
+  it("a variation edited under the same id while the pipeline runs: the new value within one refresh", async () => {
+    let clock = 5_000_000
+    await scoped(
+      Effect.gen(function* () {
+        const e = makeEnricher(yield* postgresCatalogue({ url: Redacted.make(db.url), schema: "public" }), { refresh: "1 minute", required: true, now: () => clock })
+        yield* Effect.promise(() => db.insert({ envId: envA, key: "button-color", name: "Button color", variationType: "string", variations: [{ id: "v-1", name: "Primary", value: "blue" }] }))
+        const first = yield* e.enrich([flagEvent(envA, "button-color", "v-1")])
+        expect(first[0]).toMatchObject({ variationName: "Primary", variationValue: "blue" })
+        yield* Effect.promise(() =>
+          db.pool.query(`UPDATE feature_flags SET variations = $1, updated_at = now() WHERE key = 'button-color'`, [JSON.stringify([{ id: "v-1", name: "Primary", value: "green" }])])
+        )
+        // Before the refresh is due the cached value stands (the id is known: no early read).
+        clock += 30_000
+        expect((yield* e.enrich([flagEvent(envA, "button-color", "v-1")]))[0]).toMatchObject({ variationValue: "blue" })
+        clock += 30_000
+        expect((yield* e.enrich([flagEvent(envA, "button-color", "v-1")]))[0]).toMatchObject({ variationValue: "green" })
+      })
+    )
+  })
+
   it("enriches a production-shaped page: thousands of users, every generated flag known, metrics untouched", async () => {
     const events = [...generateRows({ count: 5_000, seed: 9, users: 50_000, envIds: [envB] })].map((row) => Either.getOrThrow(decodeFeatBitRow(row)))
     const pool = flagPool()
@@ -170,5 +190,34 @@ describe("flags from FeatBit's evaluation server (latest-all with the server sec
     expect(out).toHaveLength(1)
     expect((out[0] as FlagValueEvent).variationValue).toBeUndefined()
     expect(enricher.counts.unknown).toBe(1)
+  })
+})
+
+describe("flags from FeatBit's Open API (an access token, paged, archived flags in a pass of their own)", () => {
+  const token = "api-MzQ0ZmFrZS1hY2Nlc3MtdG9rZW4tZm9yLXRlc3Rz"
+  it("reads every page of live and archived flags", async () => {
+    const flags = Array.from({ length: 230 }, (_, i) => ({
+      key: `flag-${String(i).padStart(3, "0")}`,
+      name: `Flag ${i}`,
+      variationType: "number",
+      variations: [{ id: `v-${i}`, name: `V${i}`, value: String(i) }],
+      isArchived: i % 10 === 0
+    }))
+    const server = await openApi(token, new Map([[envA, flags]]))
+    try {
+      const enricher = makeEnricher(openApiCatalogue({ url: server.url, token: Redacted.make(token) }), { refresh: "1 minute", required: true })
+      const out = await run(enricher.enrich([flagEvent(envA, "flag-229", "v-229"), flagEvent(envA, "flag-120", "v-120"), flagEvent(envA, "flag-005", "v-5")]))
+      expect(out.map((e) => (e as FlagValueEvent).variationValue)).toEqual([229, 120, 5])
+      expect(enricher.counts).toMatchObject({ enriched: 3, unknown: 0, reads: 1 })
+      // 207 live flags: three pages of 100; 23 archived: one page.
+      expect(server.requests.filter((r) => r.includes("isArchived=false"))).toHaveLength(3)
+      expect(server.requests.filter((r) => r.includes("isArchived=true"))).toHaveLength(1)
+      const refused = await run(Effect.flip(openApiCatalogue({ url: server.url, token: Redacted.make("api-not-the-token-0123456789") }).read(envA)))
+      expect(refused.retryable).toBe(false)
+      expect(refused.message).toContain("refused the access token (HTTP 401)")
+      expect(refused.message).not.toContain("api-not-the-token")
+    } finally {
+      await server.stop()
+    }
   })
 })

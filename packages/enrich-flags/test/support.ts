@@ -77,3 +77,30 @@ export const evaluationServer = async (flagsBySecret: Map<string, ReadonlyArray<
     stop: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
+
+/**
+ * FeatBit's Open API as its list endpoint answers: `GET /api/v1/envs/{envId}/feature-flags` with paging
+ * (`pageIndex`, `pageSize`), `isArchived` as an equality filter and the raw access token in `Authorization`.
+ */
+export const openApi = async (token: string, flagsByEnv: Map<string, ReadonlyArray<{ key: string; isArchived: boolean }>>) => {
+  const requests: Array<string> = []
+  const server = http.createServer((request, response) => {
+    requests.push(request.url ?? "")
+    if (request.headers.authorization !== token) return void response.writeHead(401).end()
+    const url = new URL(request.url ?? "", "http://x")
+    const match = /^\/api\/v1\/envs\/([^/]+)\/feature-flags$/.exec(url.pathname)
+    if (match === null) return void response.writeHead(404).end()
+    const archived = url.searchParams.get("isArchived") === "true"
+    const index = Number(url.searchParams.get("pageIndex") ?? 0)
+    const size = Number(url.searchParams.get("pageSize") ?? 10)
+    const all = [...(flagsByEnv.get(decodeURIComponent(match[1]!)) ?? [])].filter((f) => f.isArchived === archived).sort((a, b) => a.key.localeCompare(b.key))
+    const items = all.slice(index * size, index * size + size).map(({ isArchived: _, ...flag }) => flag)
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ success: true, errors: [], data: { totalCount: all.length, items } }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}

@@ -80,36 +80,27 @@ const track = (event: ExportEvent, fields: TrackFields | undefined, name: string
 /** The `track` of one event, with the parts the pipeline file mapped (`sink.map`) in place of the sink's. */
 export const renderTrack = (config: RenderConfig, event: ExportEvent, fields?: TrackFields): SegmentMessage => {
   if (isFlagValue(event)) {
-    const variationValue = event.properties["variationValue"]
-    const flag =
-      variationValue === undefined
-        ? {
-            flagKey: event.flagKey,
-            flagId: event.flagId,
-            variationId: event.variationId,
-            sendToExperiment: event.sendToExperiment,
-            envId: event.envId,
-            accountId: event.accountId,
-            projectId: event.projectId,
-            route: event.route
-          }
-        : {
-            flagKey: event.flagKey,
-            flagId: event.flagId,
-            variationId: event.variationId,
-            variationValue,
-            sendToExperiment: event.sendToExperiment,
-            envId: event.envId,
-            accountId: event.accountId,
-            projectId: event.projectId,
-            route: event.route
-          }
+    // Enrichment (`enrich:`) gives the served value and the names; an SDK-stored variationValue is the fallback.
+    const variationValue = event.variationValue !== undefined ? event.variationValue : event.properties["variationValue"]
+    const flag = {
+      flagKey: event.flagKey,
+      ...(event.flagName === undefined ? {} : { flagName: event.flagName }),
+      flagId: event.flagId,
+      variationId: event.variationId,
+      ...(variationValue === undefined ? {} : { variationValue }),
+      ...(event.variationName === undefined ? {} : { variationName: event.variationName }),
+      sendToExperiment: event.sendToExperiment,
+      envId: event.envId,
+      accountId: event.accountId,
+      projectId: event.projectId,
+      route: event.route
+    }
     if (!(config.experimentViewed && event.sendToExperiment)) return track(event, fields, config.flagEventName, flag)
     return track(event, fields, "Experiment Viewed", {
       experiment_id: event.flagKey,
-      experiment_name: event.flagKey,
+      experiment_name: event.flagName ?? event.flagKey,
       variation_id: event.variationId,
-      variation_name: typeof variationValue === "string" ? variationValue : event.variationId,
+      variation_name: event.variationName ?? (typeof variationValue === "string" ? variationValue : event.variationId),
       ...flag
     })
   }

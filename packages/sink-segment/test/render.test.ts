@@ -58,6 +58,18 @@ describe("render", () => {
     expect(off!.properties).not.toHaveProperty("experiment_id")
   })
 
+  it("carries the enriched flag name, variation name and typed value (enrich:), and names the experiment by them", () => {
+    const enriched = flagEvent({ sendToExperiment: true, flagName: "New checkout", variationName: "Blue button", variationValue: { color: "blue" } })
+    const [plain] = render({ ...defaults, identify: false })(enriched)
+    expect(plain!.properties).toMatchObject({ flagKey: "new-checkout", flagName: "New checkout", variationName: "Blue button", variationValue: { color: "blue" } })
+    const [viewed] = render({ ...defaults, identify: false, experimentViewed: true })(enriched)
+    expect(viewed!.properties).toMatchObject({ experiment_id: "new-checkout", experiment_name: "New checkout", variation_id: "var-b", variation_name: "Blue button" })
+    // Without enrichment, none of the three keys appear.
+    const [bare] = render({ ...defaults, identify: false })(flagEvent({}))
+    expect(Object.keys(bare!.properties as object)).not.toEqual(expect.arrayContaining(["flagName"]))
+    expect(bare!.properties).not.toHaveProperty("variationName")
+  })
+
   it("maps a metric event to a track named by eventName with value and type", () => {
     const [track] = render({ ...defaults, identify: false })(metricEvent({ event: "PageView", eventName: "/pricing", numericValue: 3 }))
     expect(track).toMatchObject({
