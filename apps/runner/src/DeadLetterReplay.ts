@@ -1,4 +1,4 @@
-import { DeadLetter, type DeadLetterError, type ExportEvent, type PipelineFile, type Secrets, SinkError, type SinkFields, type TransformOutcome, retrySchedule } from "@featbit-export/core"
+import { DeadLetter, type DeadLetterError, type ExportEvent, Pipeline, type PipelineFile, type Secrets, SinkError, type TransformOutcome, retrySchedule } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -75,24 +75,11 @@ export const replay = (options: {
     const ids = [...events.keys()]
     for (let start = 0, sequence = 0; start < ids.length; start += pipeline.batch.size, sequence++) {
       const batch = ids.slice(start, start + pipeline.batch.size)
-      const toSend: Array<ExportEvent> = []
-      const fields = new Map<ExportEvent, SinkFields>()
-      const failed = new Map<string, string>()
-      const filtered = new Set<string>()
-      for (const id of batch) {
-        const outcome = outcomeOf(events.get(id)!)
-        if (outcome._tag === "Filtered") filtered.add(id)
-        else if (outcome._tag === "Failed") failed.set(id, outcome.reason)
-        else {
-          toSend.push(outcome.event)
-          if (outcome.fields !== undefined) fields.set(outcome.event, outcome.fields)
-        }
-      }
+      const transformed = Pipeline.transformEvents(batch.map((id) => events.get(id)!), outcomeOf)
+      const toSend = transformed.events
+      const failed = new Map(transformed.failed.map(({ event, reason }) => [event.id, reason]))
       const sent = new Map(toSend.map((event) => [event.id, event]))
-      const write =
-        toSend.length === 0
-          ? Effect.succeed({ rejected: [] })
-          : sink.write({ events: toSend, sequence, ...(fields.size === 0 ? {} : { fields: (event: ExportEvent) => fields.get(event) }) })
+      const write = toSend.length === 0 ? Effect.succeed({ rejected: [] }) : sink.write(Pipeline.sinkBatch(transformed, sequence))
       const result = yield* write.pipe(
         Effect.retry(retrying),
         // As `run` says it: the last line a person reads must not promise another attempt.
@@ -124,7 +111,7 @@ export const replay = (options: {
       tally.sent += toSend.length
       tally.refused += refused.size
       tally.delivered += toSend.length - refused.size
-      tally.filtered += filtered.size
+      tally.filtered += transformed.filtered
       tally.failed += failed.size
     }
   })

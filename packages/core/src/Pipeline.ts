@@ -15,10 +15,10 @@ import { type CheckpointError, type DeadLetterError, DeadLetterLimitError, Pipel
 import { PipelineProgress } from "./Progress.js"
 import { type RetryPolicy, retrySchedule } from "./Retry.js"
 import { compareSelection } from "./Selection.js"
-import { type Sink, type WriteResult, accepted } from "./Sink.js"
+import { type Sink, type SinkBatch, type WriteResult, accepted } from "./Sink.js"
 import type { PassInfo, Source, SourcePage } from "./Source.js"
 import type { EventEnricher } from "./Enrich.js"
-import type { EventTransform, SinkFields } from "./Transform.js"
+import type { EventTransform, SinkFields, TransformOutcome } from "./Transform.js"
 
 /** Everything the engine needs to run one pipeline. */
 export interface PipelineOptions {
@@ -74,13 +74,17 @@ export interface PipelineSummary {
   readonly elapsedMs: number
 }
 
-/** A page after the transform step: what goes to the sink, what was filtered out, what an expression failed on. */
-interface Transformed {
-  readonly page: SourcePage
+/** Events after the transform step: what goes to the sink, with its fields, what was filtered out, what an expression failed on. */
+export interface TransformedEvents {
   readonly events: ReadonlyArray<ExportEvent>
   readonly fields: ReadonlyMap<ExportEvent, SinkFields> | undefined
   readonly filtered: number
   readonly failed: ReadonlyArray<{ readonly event: ExportEvent; readonly reason: string }>
+}
+
+/** A page after the transform step. */
+interface Transformed extends TransformedEvents {
+  readonly page: SourcePage
 }
 
 interface Written {
@@ -88,23 +92,35 @@ interface Written {
   readonly result: WriteResult
 }
 
-/** Applies the transform step to a page (the identity without one). */
-export const transformPage = (page: SourcePage, transform: EventTransform | undefined): Transformed => {
-  if (transform === undefined) return { page, events: page.events, fields: undefined, filtered: 0, failed: [] }
-  const events: Array<ExportEvent> = []
+/**
+ * Sorts events by what `apply` (a transform's, or a replay's choice between `apply` and `mapOnly`) made of
+ * them. Shared by the engine and the dead-letter replay, so both treat an outcome alike.
+ */
+export const transformEvents = (events: ReadonlyArray<ExportEvent>, apply: (event: ExportEvent) => TransformOutcome): TransformedEvents => {
+  const kept: Array<ExportEvent> = []
   const fields = new Map<ExportEvent, SinkFields>()
   const failed: Array<{ event: ExportEvent; reason: string }> = []
   let filtered = 0
-  for (const event of page.events) {
-    const outcome = transform.apply(event)
+  for (const event of events) {
+    const outcome = apply(event)
     if (outcome._tag === "Keep") {
-      events.push(outcome.event)
+      kept.push(outcome.event)
       if (outcome.fields !== undefined) fields.set(outcome.event, outcome.fields)
     } else if (outcome._tag === "Filtered") filtered += 1
     else failed.push({ event, reason: outcome.reason })
   }
-  return { page, events, fields: fields.size === 0 ? undefined : fields, filtered, failed }
+  return { events: kept, fields: fields.size === 0 ? undefined : fields, filtered, failed }
 }
+
+/** The batch a sink gets for transformed events: their mapped fields looked up per event. */
+export const sinkBatch = (transformed: Pick<TransformedEvents, "events" | "fields">, sequence: number): SinkBatch => {
+  const fields = transformed.fields
+  return { events: transformed.events, sequence, ...(fields === undefined ? {} : { fields: (event: ExportEvent) => fields.get(event) }) }
+}
+
+/** Applies the transform step to a page (the identity without one). */
+export const transformPage = (page: SourcePage, transform: EventTransform | undefined): Transformed =>
+  transform === undefined ? { page, events: page.events, fields: undefined, filtered: 0, failed: [] } : { page, ...transformEvents(page.events, transform.apply) }
 
 /**
  * Runs one pipeline: read pages from the source after the committed cursor, write each to the sink with
@@ -236,9 +252,7 @@ export const run = (
             () =>
               Effect.suspend(() => {
                 const started = performance.now()
-                const fields = page.fields
-                const batch = { events: page.events, sequence: sequence++, ...(fields === undefined ? {} : { fields: (event: ExportEvent) => fields.get(event) }) }
-                return retryUntilStopped(options.sink.write(batch)).pipe(
+                return retryUntilStopped(options.sink.write(sinkBatch(page, sequence++))).pipe(
                   Effect.tap(() => Effect.sync(() => progress.observer.written?.((performance.now() - started) / 1000))),
                   Effect.map((result) => ({ page, result }))
                 )

@@ -17,7 +17,8 @@ export const postgresCatalogue = (options: { readonly url: Redacted.Redacted<str
     const url = Redacted.value(options.url)
     const table = quoteTable(options.schema, "feature_flags")
     const { target, user, database } = describeTarget({ url, host: undefined, port: undefined, user: undefined, password: undefined, database: undefined, queryTimeoutMs: 0, connectTimeoutMs: 0, tls: undefined })
-    const context = { target, user, database, table, secrets: [url, ...(safeUrl(url)?.password ? [decodeURIComponent(safeUrl(url)!.password)] : [])] }
+    const password = safeUrl(url)?.password
+    const context = { target, user, database, table, secrets: [url, ...(password ? [decodeURIComponent(password)] : [])] }
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000, query_timeout: 30_000 })),
       (p) => Effect.promise(() => p.end().catch(() => undefined))
