@@ -142,6 +142,7 @@ export const statusLine = (p: PipelineProgress, rate: number, scrub: (text: stri
   return (
     `${p.pipeline}: ${where === undefined ? "" : `${where}, `}${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
     (p.filtered === 0 ? "" : `, ${formatCount(p.filtered)} filtered`) +
+    (p.unenriched === 0 ? "" : `, ${formatCount(p.unenriched)} of unknown flags`) +
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
     (p.missed === 0 ? "" : `, ${formatCount(p.missed)} missed`) +
     (p.restarts === 0 ? "" : `, ${formatCount(p.restarts)} restarts`) +
@@ -181,6 +182,7 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
     deadLettered: p.deadLettered,
     late: p.late,
     filtered: p.filtered,
+    unenriched: p.unenriched,
     missed: p.missed,
     retries: p.retries,
     cursor: p.cursor === undefined ? null : Cursor.format(p.cursor),

@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { defaultEnvIds, flagPool } from "@featbit-export/source-generate"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { evaluationServer, featbitDatabase } from "../../../packages/enrich-flags/test/support.js"
-import { assertBuilt, cli, jsonLines, readNdjson, tempDir, writeFile } from "./support.js"
+import { assertBuilt, cli, jsonLines, readNdjson, sleep, start, tempDir, waitFor, writeFile } from "./support.js"
 
 beforeAll(assertBuilt)
 
@@ -58,6 +58,46 @@ describe("enrich: flags from FeatBit's PostgreSQL", () => {
     ])
     expect(Number(done["filtered"])).toBeGreaterThan(100)
     expect(out.length + Number(done["filtered"])).toBe(3000)
+    // Counted: in the summary (record and sentence) and in the checkpoint, across runs.
+    expect(done["unenriched"]).toBe(unknown.length)
+    const checkpoints = await cli(["checkpoints", "pipeline.yaml", "--log-format", "text"], { cwd: dir, env: { FLAGS_URL: db.url } })
+    expect(checkpoints.stdout + checkpoints.stderr).toContain(`, ${unknown.length} flag evaluations exported without their flag's values (unknown flags), in all`)
+  })
+
+  it("a following runner counts the evaluations of unknown flags in /status and /metrics", async () => {
+    const dir = tempDir()
+    writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: served
+    source: { type: generate, count: 2000, seed: 8, users: 50000, envIds: ["${defaultEnvIds[0]}"] }
+    enrich: { flags: { type: postgres, url: "\${FLAGS_URL}" } }
+    sink: { type: file, path: out/events.ndjson }
+    pollInterval: 100ms
+`
+    )
+    const running = start(["run", "pipeline.yaml", "--listen", "127.0.0.1:0"], { cwd: dir, env: { FLAGS_URL: db.url } })
+    try {
+      const base = await waitFor("the listening record", () => {
+        const record = jsonLines(running.stderr()).find((r) => r["message"] === "listening")
+        return record === undefined ? undefined : String(record["url"])
+      })
+      let status: Record<string, unknown> | undefined
+      for (const deadline = Date.now() + 30_000; status?.["exported"] !== 2000; await sleep(50)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for all 2000 exported: ${JSON.stringify(status)}`)
+        status = ((await (await fetch(`${base}/status`)).json()) as { pipelines: Array<Record<string, unknown>> }).pipelines[0]
+      }
+      const out = readNdjson(path.join(dir, "out", "events.ndjson")) as unknown as Array<Record<string, unknown>>
+      const unknown = out.filter((e) => e["event"] === "FlagValue" && e["variationName"] === undefined)
+      expect(unknown.length).toBeGreaterThan(0)
+      expect(unknown.every((e) => e["flagKey"] === pool.at(-1)!.key)).toBe(true)
+      expect(status["unenriched"]).toBe(unknown.length)
+      const metrics = await (await fetch(`${base}/metrics`)).text()
+      expect(metrics).toContain(`featbit_export_events_unenriched_total{pipeline="served"} ${unknown.length}\n`)
+    } finally {
+      running.child.kill("SIGTERM")
+    }
   })
 
   it("an unreachable catalogue makes the pipeline wait and retry, not export unenriched events", async () => {
@@ -110,6 +150,43 @@ describe("enrich: flags from FeatBit's PostgreSQL", () => {
       expect(flagEvents.length).toBeGreaterThan(1000)
       for (const event of flagEvents) expect(typeof event["variationValue"]).toBe("number")
       expect(server.requests.every((r) => r.authorization === secret)).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it("check reads the catalogue of each environment it can name, and says what to fix", async () => {
+    const secret = "server-secret-of-the-first-env-0123456789ab"
+    const server = await evaluationServer(new Map([[secret, []]]))
+    try {
+      const dir = tempDir()
+      writeFile(
+        dir,
+        "pipeline.yaml",
+        `pipelines:
+  - name: pg
+    source: { type: generate, count: 10, envIds: ["${defaultEnvIds[0]}"] }
+    enrich: { flags: { type: postgres, url: "\${FLAGS_URL}" } }
+    sink: { type: file, path: out/a.ndjson }
+  - name: probe
+    source: { type: generate, count: 10 }
+    enrich: { flags: { type: postgres, url: "\${FLAGS_URL}", schema: no_such_schema } }
+    sink: { type: file, path: out/b.ndjson }
+  - name: refused
+    source: { type: generate, count: 10 }
+    enrich: { flags: { type: evaluation-server, url: "${server.url}", secrets: { "${defaultEnvIds[1]}": "\${WRONG_SECRET}" } } }
+    sink: { type: file, path: out/c.ndjson }
+`
+      )
+      const wrong = "not-the-server-secret-0123456789abcdefgh"
+      const result = await cli(["check", "pipeline.yaml"], { cwd: dir, env: { FLAGS_URL: db.url, WRONG_SECRET: wrong } })
+      expect(result.code).toBe(1)
+      const enrich = jsonLines(result.stderr).filter((r) => r["side"] === "enrich")
+      expect(enrich.map((r) => [r["pipeline"], r["ok"]])).toEqual([["pg", true], ["probe", false], ["refused", false]])
+      expect(enrich[0]!["message"]).toBe(`FeatBit's flags read (${defaultEnvIds[0]}: ${pool.length - 1} flags)`)
+      expect(String(enrich[1]!["message"])).toMatch(/^FeatBit's flags: .*no_such_schema.*; set enrich\.flags\.schema \(FeatBit keeps its flags in public\.feature_flags\)$/)
+      expect(enrich[2]!["message"]).toContain(`refused the server secret of environment ${defaultEnvIds[1]} (HTTP 401); set enrich.flags.secrets.${defaultEnvIds[1]}`)
+      expect(result.stderr + result.stdout).not.toContain(wrong)
     } finally {
       await server.stop()
     }

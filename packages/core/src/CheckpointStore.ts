@@ -36,7 +36,9 @@ export const Checkpoint = Schema.Struct({
   /** Rows found too late to export (reported, not delivered). */
   missed: Schema.optional(Schema.Number),
   /** Events the pipeline's filter left out. */
-  filtered: Schema.optional(Schema.Number)
+  filtered: Schema.optional(Schema.Number),
+  /** Flag evaluations exported without their flag's name and value (enrichment did not know the flag). */
+  unenriched: Schema.optional(Schema.Number)
 }).annotations({ identifier: "Checkpoint" })
 export type Checkpoint = typeof Checkpoint.Type
 

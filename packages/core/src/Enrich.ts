@@ -40,7 +40,17 @@ export const OpenApiFlags = Schema.Struct({
   token: secret.annotations({ description: "An access token (api-...) allowed to read the environments' flags (never printed)" })
 }).annotations({ title: "flags from FeatBit's Open API" })
 
-export const FlagCatalogueSetting = Schema.Union(PostgresFlags, EvaluationServerFlags, OpenApiFlags)
+/** FeatBit Standard's own MongoDB (its `FeatureFlags` collection). */
+export const MongoFlags = Schema.Struct({
+  type: Schema.Literal("mongo"),
+  url: secret.annotations({ description: "FeatBit's MongoDB, e.g. ${MONGO_URL} for mongodb://reader:password@mongo:27017/?authSource=admin (never printed)" }),
+  database: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => "featbit", exact: true }).annotations({ description: "FeatBit's database (default featbit)" }),
+  collection: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => "FeatureFlags", exact: true }).annotations({
+    description: "The flags' collection (default FeatureFlags)"
+  })
+}).annotations({ title: "flags from FeatBit's MongoDB" })
+
+export const FlagCatalogueSetting = Schema.Union(PostgresFlags, MongoFlags, EvaluationServerFlags, OpenApiFlags)
 export type FlagCatalogueSetting = typeof FlagCatalogueSetting.Type
 
 /** `enrich:` of a pipeline. */

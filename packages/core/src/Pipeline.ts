@@ -68,6 +68,8 @@ export interface PipelineSummary {
   readonly missed: number
   /** Events the filter left out. */
   readonly filtered: number
+  /** Flag evaluations enrichment found no flag or variation for (a deleted flag), exported without its values. */
+  readonly unenriched: number
   readonly batches: number
   readonly retries: number
   readonly cursor: Cursor.Cursor | undefined
@@ -119,6 +121,16 @@ export const sinkBatch = (transformed: Pick<TransformedEvents, "events" | "field
 }
 
 /** Applies the transform step to a page (the identity without one). */
+/** A page as the engine reads it: the source's, enriched, with the flag evaluations enrichment could not complete. */
+type ReadPage = SourcePage & { readonly unenriched?: number }
+
+/** Enrichment leaves `variationName` unset only where it knew neither the flag nor the variation (it falls back to the value). */
+const unenrichedIn = (events: ReadonlyArray<ExportEvent>): number => {
+  let n = 0
+  for (const event of events) if (event.event === "FlagValue" && event.variationName === undefined) n += 1
+  return n
+}
+
 export const transformPage = (page: SourcePage, transform: EventTransform | undefined): Transformed =>
   transform === undefined ? { page, events: page.events, fields: undefined, filtered: 0, failed: [] } : { page, ...transformEvents(page.events, transform.apply) }
 
@@ -214,7 +226,7 @@ export const run = (
      * observer how long each page took to read: the time since the previous one, counted only when the
      * read-ahead buffer had room for that one (otherwise the time includes waiting for the writer).
      */
-    const pages = (): Stream.Stream<SourcePage, SourceError> => {
+    const pages = (): Stream.Stream<ReadPage, SourceError> => {
       let lastRead = { cursor: committed?.cursor, state: committed?.state }
       let lastAt = 0
       let hadRoom = true
@@ -228,7 +240,7 @@ export const run = (
         const enrich = options.enrich
         return enrich === undefined
           ? read
-          : read.pipe(Stream.mapEffect((page) => Effect.map(enrich.enrich(page.events), (events) => ({ ...page, events }))))
+          : read.pipe(Stream.mapEffect((page) => Effect.map(enrich.enrich(page.events), (events): ReadPage => ({ ...page, events, unenriched: unenrichedIn(events) }))))
       }).pipe(
         Stream.tap((page) =>
           Effect.sync(() => {
@@ -279,6 +291,7 @@ export const run = (
         yield* deadLetters.append(options.name, letters)
         const exported = transformed.events.length - result.rejected.length
         const filtered = transformed.filtered
+        const unenriched = (page as ReadPage).unenriched ?? 0
         const late = page.late ?? 0
         const missed = page.missed ?? 0
         const next: Checkpoint = {
@@ -292,7 +305,8 @@ export const run = (
           deadLettered: (committed?.deadLettered ?? 0) + letters.length,
           late: (committed?.late ?? 0) + late,
           missed: (committed?.missed ?? 0) + missed,
-          ...(filtered === 0 && committed?.filtered === undefined ? {} : { filtered: (committed?.filtered ?? 0) + filtered })
+          ...(filtered === 0 && committed?.filtered === undefined ? {} : { filtered: (committed?.filtered ?? 0) + filtered }),
+          ...(unenriched === 0 && committed?.unenriched === undefined ? {} : { unenriched: (committed?.unenriched ?? 0) + unenriched })
         }
         yield* checkpoints.save(next)
         committed = next
@@ -303,6 +317,7 @@ export const run = (
         progress.deadLetteredBy.transform += transformed.failed.length
         progress.deadLetteredBy.sink += result.rejected.length
         progress.filtered += filtered
+        progress.unenriched += unenriched
         progress.late += late
         progress.missed += missed
         // A page of the source's own bookkeeping (no rows) is committed, but it is no batch.
@@ -366,6 +381,7 @@ export const run = (
       late: progress.late,
       missed: progress.missed,
       filtered: progress.filtered,
+      unenriched: progress.unenriched,
       batches: progress.batches,
       retries: progress.retries,
       cursor: committed?.cursor,

@@ -40,6 +40,8 @@ export class PipelineProgress {
   readonly deadLetteredBy = { source: 0, transform: 0, sink: 0 }
   /** Events the pipeline's filter left out, in this run. */
   filtered = 0
+  /** Flag evaluations exported without their flag's name and value (enrichment did not know the flag), in this run. */
+  unenriched = 0
   /** Times the runner restarted this pipeline after it gave up on a passing failure. */
   restarts = 0
   /** The failure that stopped (or restarted) the pipeline last, and when (ms since the epoch). */

@@ -1,11 +1,11 @@
-import { SourceError } from "@featbit-export/core"
 import { classify, describeTarget, quoteTable } from "@featbit-export/source-postgres"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { type StoredFlag, catalogueOf } from "./Catalogue.js"
-import { ENRICH, type CatalogueReader } from "./CatalogueReader.js"
+import type { CatalogueReader } from "./CatalogueReader.js"
+import { relabel } from "./Relabel.js"
 
 /**
  * FeatBit's flags from its own PostgreSQL: `feature_flags` with `variations jsonb` (camelCase keys inside, as
@@ -41,6 +41,3 @@ const safeUrl = (url: string): URL | undefined => {
     return undefined
   }
 }
-
-/** A PostgreSQL failure said as enrichment's, not the source's. */
-const relabel = (error: SourceError): SourceError => new SourceError({ ...error, plugin: ENRICH, message: `FeatBit's flags: ${error.message}` })

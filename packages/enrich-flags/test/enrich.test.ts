@@ -5,7 +5,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { castValue, evaluationServerCatalogue, makeEnricher, openApiCatalogue, postgresCatalogue } from "../src/index.js"
+import { type MongoWireServer, startMongoWireServer } from "@featbit-export/testkit"
+import { UUID } from "mongodb"
+import { castValue, evaluationServerCatalogue, makeEnricher, mongoCatalogue, openApiCatalogue, postgresCatalogue } from "../src/index.js"
 import { evaluationServer, featbitDatabase, openApi } from "./support.js"
 
 const envA = randomUUID()
@@ -218,6 +220,70 @@ describe("flags from FeatBit's Open API (an access token, paged, archived flags 
       expect(refused.message).not.toContain("api-not-the-token")
     } finally {
       await server.stop()
+    }
+  })
+})
+
+describe("flags from FeatBit's MongoDB (FeatureFlags, envId a UUID, through the real driver)", () => {
+  let server: MongoWireServer
+  const flagDoc = (envId: string, key: string, name: string, variationType: string, variations: ReadonlyArray<{ id: string; name?: string; value: string }>, updatedAt = new Date()) => ({
+    _id: new UUID(),
+    envId: new UUID(envId),
+    key,
+    name,
+    variationType,
+    variations,
+    isArchived: false,
+    createdAt: updatedAt,
+    updatedAt
+  })
+  beforeAll(async () => {
+    server = await startMongoWireServer({ maxBatchSize: 50 })
+    server.insert("featbit", "FeatureFlags", [
+      flagDoc(envA, "checkout-v2", "Checkout v2", "boolean", [{ id: "v-on", name: "On", value: "true" }, { id: "v-off", name: "Off", value: "false" }]),
+      flagDoc(envB, "checkout-v2", "Checkout v2 (staging)", "string", [{ id: "v-on", name: "Blue", value: "blue" }]),
+      flagDoc(envA, "legacy-limit", "Legacy limit", "number", [{ id: "v-10", value: "10" }]),
+      flagDoc(envA, "theme", "Theme (old copy)", "json", [{ id: "v-dark", name: "Dark", value: '{"mode":"light"}' }], new Date(Date.now() - 86_400_000)),
+      flagDoc(envA, "theme", "Theme", "json", [{ id: "v-dark", name: "Dark", value: '{"mode":"dark"}' }]),
+      // Enough flags that the driver has to getMore its way through them.
+      ...Array.from({ length: 120 }, (_, i) => flagDoc(envA, `many-${i}`, `Many ${i}`, "number", [{ id: `m-${i}`, name: `M${i}`, value: String(i) }]))
+    ])
+  })
+  afterAll(async () => server.close())
+
+  it("adds names and typed values by environment, flag key and variation id; the newest document of a key wins", async () => {
+    const events = [flagEvent(envA, "checkout-v2", "v-off"), flagEvent(envB, "checkout-v2", "v-on"), flagEvent(envA, "legacy-limit", "v-10"), flagEvent(envA, "theme", "v-dark"), flagEvent(envA, "many-119", "m-119"), flagEvent(envA, "gone", "v-x")]
+    const out = await scoped(
+      Effect.flatMap(mongoCatalogue({ url: Redacted.make(server.url), database: "featbit", collection: "FeatureFlags" }), (reader) => makeEnricher(reader, { refresh: "1 minute", required: true }).enrich(events))
+    )
+    expect(out.map((e) => [(e as FlagValueEvent).flagName, (e as FlagValueEvent).variationName, (e as FlagValueEvent).variationValue])).toEqual([
+      ["Checkout v2", "Off", false],
+      ["Checkout v2 (staging)", "Blue", "blue"],
+      ["Legacy limit", "10", 10],
+      ["Theme", "Dark", { mode: "dark" }],
+      ["Many 119", "M119", 119],
+      [undefined, undefined, undefined]
+    ])
+    const finds = server.commands.filter((c) => c.name === "find" && c.body["find"] === "FeatureFlags")
+    // Each environment read once: an unknown flag of an environment read for this very page is not looked up again.
+    expect(finds).toHaveLength(2)
+    expect(finds.every((c) => c.db === "featbit")).toBe(true)
+  })
+
+  it("a server that is down is transient; refused credentials are fatal, without the password", async () => {
+    const locked = await startMongoWireServer({ rejectAuth: true })
+    try {
+      const url = locked.urlWith({ user: "reader", password: "canary-mongo-pass-42" })
+      const refused = await scoped(Effect.flip(Effect.flatMap(mongoCatalogue({ url: Redacted.make(url), database: "featbit", collection: "FeatureFlags" }), (reader) => reader.read(envA))))
+      expect(refused.retryable).toBe(false)
+      expect(refused.plugin).toBe("enrich.flags")
+      expect(refused.message).toMatch(/^FeatBit's flags: .*refused the credentials/)
+      expect(refused.message).not.toContain("canary-mongo-pass-42")
+      await locked.stop()
+      const down = await scoped(Effect.flip(Effect.flatMap(mongoCatalogue({ url: Redacted.make(locked.url), database: "featbit", collection: "FeatureFlags" }), (reader) => reader.read(envA))))
+      expect(down.retryable).toBe(true)
+    } finally {
+      await locked.close()
     }
   })
 })

@@ -45,7 +45,10 @@ export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegi
       output.report(
         saved === undefined
           ? `${pipeline.name}: no checkpoint yet (the next run starts from the beginning)`
-          : `${pipeline.name}: cursor ${Cursor.format(saved.cursor)}, committed ${saved.committedAt}, ${saved.exported} exported (${saved.late ?? 0} of them late), ${saved.deadLettered} dead-lettered and ${saved.missed ?? 0} found too late to export, in all`,
+          : `${pipeline.name}: cursor ${Cursor.format(saved.cursor)}, committed ${saved.committedAt}, ${saved.exported} exported (${saved.late ?? 0} of them late), ${saved.deadLettered} dead-lettered and ${saved.missed ?? 0} found too late to export` +
+              (saved.filtered === undefined ? "" : `, ${saved.filtered} filtered out`) +
+              (saved.unenriched === undefined ? "" : `, ${saved.unenriched} flag evaluations exported without their flag's values (unknown flags)`) +
+              ", in all",
         { pipeline: pipeline.name, message: "checkpoint", checkpoint: saved ?? null }
       )
     }

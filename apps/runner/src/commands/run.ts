@@ -191,9 +191,11 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
       const late = summary.late === 0 ? "" : `, ${formatCount(summary.late)} of them late (they landed behind the cursor)`
       const missed = summary.missed === 0 ? "" : `; ${formatCount(summary.missed)} landed too late to export (see the warnings above)`
       const filtered = summary.filtered === 0 ? "" : `, filtered out ${formatCount(summary.filtered)}`
+      const unenriched =
+        summary.unenriched === 0 ? "" : `; ${formatCount(summary.unenriched)} flag evaluations of flags FeatBit no longer knows went out without flagName and the variation's name and value`
       const behind = progress.secondsBehind()
       output.report(
-        `${summary.pipeline}: exported ${formatCount(summary.exported)} events${late}, dead-lettered ${formatCount(summary.deadLettered)}${letters}${filtered}${missed}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}` +
+        `${summary.pipeline}: exported ${formatCount(summary.exported)} events${late}, dead-lettered ${formatCount(summary.deadLettered)}${letters}${filtered}${missed}${unenriched}, in ${seconds(summary.elapsedMs)} s (${formatCount(rate)} events/s); cursor ${Cursor.format(summary.cursor)}` +
           (progress.horizon === undefined ? "" : `, read up to ${progress.horizon}${behind === undefined ? "" : ` (${formatBehind(behind)} behind the store's clock)`}`),
         {
           pipeline: summary.pipeline,
@@ -203,6 +205,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           late: summary.late,
           missed: summary.missed,
           filtered: summary.filtered,
+          unenriched: summary.unenriched,
           batches: summary.batches,
           retries: summary.retries,
           elapsedMs: summary.elapsedMs,

@@ -60,6 +60,11 @@ export const makeMetrics = (progresses: ReadonlyArray<PipelineProgress>): Prom.R
     }
   })
   counter("featbit_export_events_filtered_total", "Events the pipeline's filter left out, in this run", (p) => p.filtered)
+  counter(
+    "featbit_export_events_unenriched_total",
+    "Flag evaluations exported without their flag's name and value: enrichment did not know the flag or variation, in this run",
+    (p) => p.unenriched
+  )
   counter("featbit_export_batches_total", "Batches committed, in this run", (p) => p.batches)
   counter("featbit_export_late_rows_total", "Rows delivered after they landed behind the cursor, in this run", (p) => p.late)
   counter("featbit_export_missed_rows_total", "Rows found too late to export (behind the late window), in this run", (p) => p.missed)

@@ -20,6 +20,7 @@ export const statusOf = (p: PipelineProgress) => ({
   exported: p.exported,
   deadLettered: { source: p.deadLetteredBy.source, transform: p.deadLetteredBy.transform, sink: p.deadLetteredBy.sink },
   filtered: p.filtered,
+  unenriched: p.unenriched,
   batches: p.batches,
   batchesAtSink: p.writing,
   retries: p.retries,
