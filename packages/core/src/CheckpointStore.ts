@@ -50,6 +50,12 @@ export class CheckpointStore extends Context.Tag("@featbit-export/core/Checkpoin
   CheckpointStore,
   {
     readonly load: (pipeline: string) => Effect.Effect<Option.Option<Checkpoint>, CheckpointError>
+    /**
+     * A shared store's `load` for the pipeline that is about to run: it takes the pipeline over in the same
+     * step (a newer epoch), so that saves of any earlier claim (a runner paused, then resumed) are refused
+     * with a fenced `CheckpointError`. The engine calls it, where there is one, instead of `load`.
+     */
+    readonly claim?: (pipeline: string) => Effect.Effect<Option.Option<Checkpoint>, CheckpointError>
     /** Durable when it returns. */
     readonly save: (checkpoint: Checkpoint) => Effect.Effect<void, CheckpointError>
     /** Forgets a pipeline's cursor; true when there was one. */
@@ -81,7 +87,7 @@ export const checkpointFile = (dir: string, pipeline: string): string => path.jo
  * the name and the totals are not: they are positions and counts, and masking a coincidence in them would
  * make the checkpoint unreadable.
  */
-const scrubbed = (checkpoint: Checkpoint, scrubber: Scrubber): Checkpoint =>
+export const scrubbed = (checkpoint: Checkpoint, scrubber: Scrubber): Checkpoint =>
   scrubber === none
     ? checkpoint
     : {

@@ -48,12 +48,19 @@ export class SinkError extends Data.TaggedError("SinkError")<{
 export class CheckpointError extends Data.TaggedError("CheckpointError")<{
   readonly message: string
   readonly cause?: unknown
+  /**
+   * A shared store refused the commit: another runner claimed the pipeline since this one did (a newer
+   * epoch). Nothing more may be written for it here; the pipeline stops.
+   */
+  readonly fenced?: boolean
 }> {}
 
 /** The dead-letter file could not be written: the pipeline stops rather than drop the records. */
 export class DeadLetterError extends Data.TaggedError("DeadLetterError")<{
   readonly message: string
   readonly cause?: unknown
+  /** A shared store refused the letters: another runner claimed the pipeline since this one did. */
+  readonly fenced?: boolean
 }> {}
 
 /**

@@ -153,7 +153,7 @@ export const run = (
     const sinkConcurrency = Math.max(1, Math.min(options.inFlight, options.sink.maxInFlight ?? options.inFlight))
 
     let committed: Checkpoint | undefined = Option.getOrUndefined(
-      yield* checkpoints.load(options.name).pipe(Effect.mapError(failWith))
+      yield* (checkpoints.claim ?? checkpoints.load)(options.name).pipe(Effect.mapError(failWith))
     )
     if (committed !== undefined) yield* checkSelection(options, committed)
     progress.cursor = committed?.cursor

@@ -14,6 +14,7 @@ import { interpolate } from "./Interpolate.js"
 import { schemaIssues as describeIssues } from "./internal/schemaMessages.js"
 import { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_ISSUES, checkStructure, checkText, decodeFile, parseDocument, tooLarge } from "./internal/yamlLimits.js"
 import { EnrichSetting } from "./Enrich.js"
+import { ClusterSetting, type PostgresStateSetting, StateSetting, sharedStateOf } from "./SharedState.js"
 import { sourceOffset } from "./internal/scalarOffsets.js"
 import type { AnySinkPlugin, AnySourcePlugin } from "./Plugin.js"
 import { type EventTransform, FilterSetting, type TransformCompiler, TransformSetting, type TransformSpec, TransformTest, mapSetting } from "./Transform.js"
@@ -145,12 +146,8 @@ export const pipelineFileSchema = (plugins: PluginRegistry) => fileSchema(config
 
 const fileSchema = <Source, Sink>(source: Schema.Schema<Source, unknown>, sink: Schema.Schema<Sink, unknown>) =>
   Schema.Struct({
-    state: Schema.optionalWith(
-      Schema.String.annotations({
-        description: "Folder for checkpoints and dead letters, relative to this file (default .featbit-export)"
-      }),
-      { exact: true }
-    ),
+    state: Schema.optionalWith(StateSetting, { exact: true }),
+    cluster: Schema.optionalWith(ClusterSetting, { exact: true }),
     server: Schema.optionalWith(
       Schema.Struct({ listen: ListenSetting }).annotations({
         description: "The runner's HTTP endpoint (/metrics, /healthz, /readyz, /status); off unless given (or --listen)"
@@ -182,8 +179,12 @@ export interface PipelineFile {
   readonly file: string
   /** Its folder: relative paths in it are resolved against it. */
   readonly baseDir: string
-  /** The absolute state folder (checkpoints, dead letters). */
+  /** The absolute state folder (checkpoints, dead letters, unless `sharedState`; locks). */
   readonly stateDir: string
+  /** The PostgreSQL store runners share, when `state:` names one: checkpoints and dead letters live there. */
+  readonly sharedState?: PostgresStateSetting | undefined
+  /** How runners sharing `sharedState` divide the pipelines (defaults filled in when it is set). */
+  readonly cluster?: ClusterSetting | undefined
   /** Where the runner serves its HTTP endpoint, when the file asks for one. */
   readonly server?: { readonly listen: ListenAddress } | undefined
   readonly pipelines: ReadonlyArray<PipelineConfig>
@@ -550,10 +551,20 @@ export const parse = (
   if (shared.length > 0) return fail(shared)
   const compiled = compileTransforms(pipelines, plugins, text, doc, lines)
   if (Either.isLeft(compiled)) return fail(compiled.left)
-  const stateDir = path.resolve(
-    options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, valid.state ?? ".featbit-export")
-  )
-  return Either.right({ file, baseDir, stateDir, ...(valid.server === undefined ? {} : { server: valid.server }), pipelines: compiled.right })
+  const sharedState = sharedStateOf(valid.state)
+  if (sharedState === undefined && valid.cluster !== undefined) {
+    return fail([{ path: ["cluster"], message: "cluster: divides pipelines among runners sharing a PostgreSQL state; set state: postgres://... (or remove cluster:)", ...position(lines, locate(doc, ["cluster"], false)) }])
+  }
+  const folder = typeof valid.state === "string" && sharedState === undefined ? valid.state : ".featbit-export"
+  const stateDir = path.resolve(options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, folder))
+  return Either.right({
+    file,
+    baseDir,
+    stateDir,
+    ...(valid.server === undefined ? {} : { server: valid.server }),
+    ...(sharedState === undefined ? {} : { sharedState, cluster: valid.cluster ?? Schema.decodeSync(ClusterSetting)({}) }),
+    pipelines: compiled.right
+  })
 }
 
 /** The transform keys of a pipeline, or undefined when it has none. */

@@ -28,6 +28,9 @@ export * from "./ReadPass.js"
 export * from "./Sink.js"
 /** Enrichment: flag names and variation values from FeatBit's flags, before the transform step. */
 export * from "./Enrich.js"
+
+/** Shared state in PostgreSQL, and how runners sharing it divide the pipelines. */
+export * from "./SharedState.js"
 /** The transform step: filter, set, drop and a sink's mapped fields, as compiled expressions. */
 export * from "./Transform.js"
 /** The plugin contract and its version. */
