@@ -43,7 +43,7 @@ const listenAddress = (args: Args, file: PipelineFile.PipelineFile): Effect.Effe
     : Effect.fail(new ConfigErrorClass({ file: "command line", issues: [{ path: [], message: `--listen: ${parsed.left}` }] }))
 }
 
-type RunError = PipelineError | PipelineLock.PipelineLockError | { readonly _tag: "OpenError"; readonly retryable: boolean; readonly message: string }
+type RunError = PipelineError | PipelineLock.PipelineLockError | PipelineLock.PipelineLockLost | { readonly _tag: "OpenError"; readonly retryable: boolean; readonly message: string }
 
 /** Whether a pipeline that failed so may work again by itself: a source or sink that was away, not a mistake. */
 const restartable = (error: RunError): boolean => {
@@ -51,6 +51,7 @@ const restartable = (error: RunError): boolean => {
     case "OpenError":
       return error.retryable
     case "PipelineLockError":
+    case "PipelineLockLost":
       return false
     case "PipelineError":
       return (error.reason._tag === "SourceError" || error.reason._tag === "SinkError") && error.reason.retryable
@@ -96,31 +97,36 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
     const runOne = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
       Effect.gen(function* () {
         // Before anything is opened: a second runner must not even repair the sink's file under the first.
-        yield* PipelineLock.hold(file.stateDir, pipeline.name)
-        const source = yield* openSource(file, pipeline, registry)
-        const sink = yield* openSink(file, pipeline, registry)
-        const enrich = pipeline.enrich === undefined ? undefined : yield* openEnricher(pipeline.enrich)
-        return yield* Pipeline.run({
-          name: pipeline.name,
-          source,
-          sink,
-          sourceType: pipeline.source.type,
-          sinkType: pipeline.sink.type,
-          batchSize: pipeline.batch.size,
-          inFlight: pipeline.batch.inFlight,
-          retry: pipeline.retry,
-          deadLetterLimit: pipeline.deadLetters,
-          mode: args.once ? "once" : pipeline.mode,
-          pollInterval: pipeline.pollInterval,
-          stop,
-          progress,
-          enrich,
-          transform: pipeline.transformStep
+        const lock = yield* PipelineLock.hold(file.stateDir, pipeline.name)
+        const exporting = Effect.gen(function* () {
+          const source = yield* openSource(file, pipeline, registry)
+          const sink = yield* openSink(file, pipeline, registry)
+          const enrich = pipeline.enrich === undefined ? undefined : yield* openEnricher(pipeline.enrich)
+          return yield* Pipeline.run({
+            name: pipeline.name,
+            source,
+            sink,
+            sourceType: pipeline.source.type,
+            sinkType: pipeline.sink.type,
+            batchSize: pipeline.batch.size,
+            inFlight: pipeline.batch.inFlight,
+            retry: pipeline.retry,
+            deadLetterLimit: pipeline.deadLetters,
+            mode: args.once ? "once" : pipeline.mode,
+            pollInterval: pipeline.pollInterval,
+            stop,
+            progress,
+            enrich,
+            transform: pipeline.transformStep
+          })
         })
+        // A runner that lost its lock (another took it over) is interrupted where it is: what it has not
+        // committed yet is the new holder's to deliver.
+        return yield* Effect.raceFirst(exporting, lock.lost)
       }).pipe(
         Effect.scoped,
         Effect.mapError((error): RunError =>
-          error._tag === "PipelineError" || error._tag === "PipelineLockError"
+          error._tag === "PipelineError" || error._tag === "PipelineLockError" || error._tag === "PipelineLockLost"
             ? error
             : {
                 _tag: "OpenError",
