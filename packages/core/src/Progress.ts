@@ -1,7 +1,8 @@
 import type { Cursor } from "./Cursor.js"
 import type { Timestamp } from "./Timestamp.js"
 
-export type PipelineState = "starting" | "reading" | "waiting" | "restarting" | "stopping" | "stopped" | "failed"
+/** `elsewhere`: another runner sharing the state runs it (a cluster); this one would take it over. */
+export type PipelineState = "starting" | "reading" | "waiting" | "restarting" | "stopping" | "stopped" | "failed" | "elsewhere"
 
 /** How a failed attempt is counted: retried after a pause (`transient`), after the far end asked for one (`throttled`), or not (`fatal`). */
 export type FailureClass = "transient" | "throttled" | "fatal"

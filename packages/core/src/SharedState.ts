@@ -62,8 +62,9 @@ export const ClusterSetting = Schema.Struct({
     description:
       "false (default): shard locks are leases in a table, so a paused runner loses its pipelines after lockExpiry; true: PostgreSQL advisory locks, held by the runner's session even while it is paused"
   }),
-  shards: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 300, exact: true }).annotations({
-    description: "Shards the pipelines are hashed into (default 300); every runner must use the same number"
+  spread: Schema.optionalWith(Schema.Literal("even", "hash"), { default: () => "even", exact: true }).annotations({
+    description:
+      "even (default): a shard per pipeline, so N runners take about pipelines / N each (every runner must have the same pipelines); hash: pipelines hashed into 300 shards, which may land unevenly (6 on 3 runners landed 4/1/1)"
   })
 }).annotations({ description: "How runners sharing state: postgres divide the pipelines" })
 export type ClusterSetting = typeof ClusterSetting.Type

@@ -1,6 +1,7 @@
 import * as path from "node:path"
 import { CheckpointStore, ConfigError as ConfigErrorClass, Cursor, DeadLetter, type ListenAddress, Pipeline, type PipelineError, PipelineProgress, parseListen } from "@featbit-export/core"
-import type { ConfigError, PipelineFile } from "@featbit-export/core"
+import type { CheckpointError, ConfigError, PipelineFile } from "@featbit-export/core"
+import { type PostgresState, openPostgresState } from "@featbit-export/state-postgres"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import { openEnricher } from "@featbit-export/enrich-flags"
@@ -10,6 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type { Args } from "../Args.js"
 import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
+import { runAsSingletons, runnerName } from "../cluster/Singletons.js"
 import * as PipelineLock from "../PipelineLock.js"
 import { makeMetrics } from "../service/Metrics.js"
 import { serve } from "../service/Server.js"
@@ -45,16 +47,24 @@ const listenAddress = (args: Args, file: PipelineFile.PipelineFile): Effect.Effe
 
 type RunError = PipelineError | PipelineLock.PipelineLockError | PipelineLock.PipelineLockLost | { readonly _tag: "OpenError"; readonly retryable: boolean; readonly message: string }
 
-/** Whether a pipeline that failed so may work again by itself: a source or sink that was away, not a mistake. */
-const restartable = (error: RunError): boolean => {
+/**
+ * Whether a pipeline that failed so may work again by itself: a source or sink that was away, not a mistake.
+ * With a shared state, a state database that was away too; and in a cluster, a pipeline another runner took
+ * over (fenced): the cluster gives it back or interrupts this one, and a new claim waits for the restart delay.
+ */
+const restartable = (error: RunError, sharing: "file" | "shared" | "cluster"): boolean => {
   switch (error._tag) {
     case "OpenError":
       return error.retryable
     case "PipelineLockError":
     case "PipelineLockLost":
       return false
-    case "PipelineError":
-      return (error.reason._tag === "SourceError" || error.reason._tag === "SinkError") && error.reason.retryable
+    case "PipelineError": {
+      const reason = error.reason
+      if (reason._tag === "SourceError" || reason._tag === "SinkError") return reason.retryable
+      if (reason._tag === "CheckpointError" || reason._tag === "DeadLetterError") return reason.fenced === true ? sharing === "cluster" : sharing !== "file"
+      return false
+    }
   }
 }
 
@@ -94,10 +104,70 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
     }
     const progressFiber = yield* Effect.fork(showProgress(output, progresses))
 
+    // Several runners share a PostgreSQL state: fenced checkpoints there and, following, the pipelines as
+    // cluster singletons; `--once` runs every selected pipeline here, fenced.
+    const runner = runnerName(file.cluster)
+    const opened = file.sharedState === undefined ? undefined : yield* Effect.either(openPostgresState(file.sharedState, { owner: runner, scrubber: output.scrubber }))
+    if (opened !== undefined && Either.isLeft(opened)) {
+      output.report(`featbit-export: ${opened.left.message}`, { level: "error", message: opened.left.message })
+      return 1
+    }
+    const state = opened?.right
+    const sharing = state === undefined ? "file" : args.once ? "shared" : "cluster"
+
+    /**
+     * Each pipeline as a cluster singleton: `body` runs here while this runner holds the pipeline's shard,
+     * and is interrupted when the shard moves (the batches in flight are delivered again by the next
+     * owner). Returns, after a stop, each pipeline's last result here (undefined: it ran elsewhere).
+     */
+    const runClustered = <A>(
+      pipelines: ReadonlyArray<PipelineFile.PipelineConfig>,
+      states: ReadonlyArray<PipelineProgress>,
+      body: (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) => Effect.Effect<A>
+    ): Effect.Effect<ReadonlyArray<A | undefined>> =>
+      Effect.gen(function* () {
+        const last = new Map<string, A>()
+        let running = 0
+        for (const progress of states) progress.state = "elsewhere"
+        yield* runAsSingletons({
+          state: file.sharedState!,
+          cluster: file.cluster!,
+          runner,
+          pipelines: pipelines.map((pipeline, i) => ({
+            name: pipeline.name,
+            body: Effect.suspend(() => {
+              running += 1
+              return body(pipeline, states[i]!)
+            }).pipe(
+              Effect.tap((result) => Effect.sync(() => last.set(pipeline.name, result))),
+              Effect.onInterrupt(() => Effect.sync(() => void (states[i]!.state = "elsewhere"))),
+              Effect.ensuring(Effect.sync(() => void (running -= 1))),
+              Effect.asVoid
+            )
+          }))
+        })
+        output.report(`runner ${runner} joined the runners sharing ${state!.where}`, { message: "joined", runner })
+        yield* Deferred.await(stop)
+        // Pipelines here finish their batches in flight and commit; then the runner leaves (its shards move).
+        while (running > 0) yield* Effect.sleep(Duration.millis(50))
+        return pipelines.map((pipeline) => last.get(pipeline.name))
+      }).pipe(
+        Effect.scoped,
+        Effect.catchAll((error: CheckpointError) =>
+          Effect.sync(() => {
+            joinFailed = true
+            output.report(`featbit-export: ${error.message}`, { level: "error", message: error.message })
+            return pipelines.map(() => undefined)
+          })
+        )
+      )
+    let joinFailed = false
+
     const runOne = (pipeline: PipelineFile.PipelineConfig, progress: PipelineProgress) =>
       Effect.gen(function* () {
         // Before anything is opened: a second runner must not even repair the sink's file under the first.
-        const lock = yield* PipelineLock.hold(file.stateDir, pipeline.name)
+        // A shared state needs no file lock: its checkpoints are fenced, and the cluster places the pipeline.
+        const lock = sharing === "file" ? yield* PipelineLock.hold(file.stateDir, pipeline.name) : undefined
         const exporting = Effect.gen(function* () {
           const source = yield* openSource(file, pipeline, registry)
           const sink = yield* openSink(file, pipeline, registry)
@@ -122,7 +192,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         })
         // A runner that lost its lock (another took it over) is interrupted where it is: what it has not
         // committed yet is the new holder's to deliver.
-        return yield* Effect.raceFirst(exporting, lock.lost)
+        return yield* lock === undefined ? exporting : Effect.raceFirst(exporting, lock.lost)
       }).pipe(
         Effect.scoped,
         Effect.mapError((error): RunError =>
@@ -152,7 +222,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           if (Either.isRight(result)) return result
           const error = result.left
           progress.lastError = { message: error.message, at: Date.now() }
-          if (!following || args.failFast || !restartable(error) || (yield* Deferred.isDone(stop))) {
+          if (!following || args.failFast || !restartable(error, sharing) || (yield* Deferred.isDone(stop))) {
             progress.state = "failed"
             if (!following || args.failFast) yield* Deferred.succeed(stop, undefined)
             else yield* Effect.logError(`${error.message}; this pipeline is stopped, the others go on`)
@@ -172,11 +242,11 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         }
       })
 
-    const stores = Layer.merge(CheckpointStore.layerFile(file.stateDir), DeadLetter.layerFile(file.stateDir))
-    const results = yield* Effect.forEach(selected, (pipeline, i) => supervise(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(
-      Effect.provide(stores),
-      Effect.raceFirst(Deferred.await(abandon).pipe(Effect.as(undefined)))
-    )
+    const stores = state === undefined ? Layer.merge(CheckpointStore.layerFile(file.stateDir), DeadLetter.layerFile(file.stateDir)) : sharedStores(state)
+    const results = yield* (sharing === "cluster"
+      ? runClustered(selected, progresses, (pipeline, progress) => supervise(pipeline, progress).pipe(Effect.provide(stores)))
+      : Effect.forEach(selected, (pipeline, i) => supervise(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(Effect.provide(stores))
+    ).pipe(Effect.raceFirst(Deferred.await(abandon).pipe(Effect.as(undefined))))
     yield* Fiber.interrupt(progressFiber)
 
     if (results === undefined) {
@@ -186,6 +256,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
     let failed = false
     results.forEach((result, i) => {
       const progress = progresses[i]!
+      // In a cluster: a pipeline another runner ran all along.
+      if (result === undefined) return
       if (Either.isLeft(result)) {
         failed = true
         output.report(`featbit-export: ${result.left.message}`, { level: "error", pipeline: progress.pipeline, message: result.left.message, exported: progress.exported, deadLettered: progress.deadLettered })
@@ -222,8 +294,12 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         }
       )
     })
-    return failed ? 1 : 0
+    return failed || joinFailed ? 1 : 0
   }).pipe(Effect.scoped)
 
 export const pollDescription = (pipeline: PipelineFile.PipelineConfig): string =>
   pipeline.mode === "once" ? "once" : `follow, polling every ${Duration.format(pipeline.pollInterval)}`
+
+/** The engine's two stores on a shared state. */
+const sharedStores = (state: PostgresState) =>
+  Layer.merge(Layer.succeed(CheckpointStore.CheckpointStore, state.checkpoints), Layer.succeed(DeadLetter.DeadLetterStore, state.deadLetters))

@@ -4,7 +4,7 @@ import * as Prom from "prom-client"
 /** Seconds a read or a write takes: from a fast local page to a destination that makes the batch wait. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-const STATES = ["starting", "reading", "waiting", "restarting", "stopping", "stopped", "failed"] as const
+const STATES = ["starting", "reading", "waiting", "restarting", "stopping", "stopped", "failed", "elsewhere"] as const
 
 const seconds = (timestamp: string | undefined): number | undefined =>
   timestamp === undefined ? undefined : Date.parse(timestamp.slice(0, 23) + "Z") / 1000

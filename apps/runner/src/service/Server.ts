@@ -4,8 +4,8 @@ import { ConfigError, Cursor, type ListenAddress, type PipelineProgress, type Se
 import * as Effect from "effect/Effect"
 import type * as Prom from "prom-client"
 
-/** States in which a pipeline does its work: reading, or caught up and waiting for new rows. */
-const READY = new Set(["reading", "waiting"])
+/** States in which a pipeline does its work: reading, or caught up and waiting for new rows; or another runner of the cluster does. */
+const READY = new Set(["reading", "waiting", "elsewhere"])
 
 /** One pipeline as `/status` shows it. */
 export const statusOf = (p: PipelineProgress) => ({
