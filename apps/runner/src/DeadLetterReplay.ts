@@ -3,9 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import type * as Scope from "effect/Scope"
-import { type Entry, readEntries, renderEntries, replayableEvent } from "./DeadLetterFile.js"
+import { type Entry, replayableEvent } from "./DeadLetterFile.js"
 import * as PipelineLock from "./PipelineLock.js"
 import { openSink } from "./Pipelines.js"
+import type { Letters } from "./State.js"
 
 /** What a replay did so far; kept up to date batch by batch, so a failure can still say it. */
 export interface ReplayTally {
@@ -46,13 +47,16 @@ export const replay = (options: {
   readonly registry: PipelineFile.PluginRegistry
   readonly scrubber: Secrets.Scrubber
   readonly tally: ReplayTally
+  /** Where the letters are: a file (read and replaced under the pipeline's lock) or the shared state. */
+  readonly letters: Letters
+  readonly shared: boolean
 }): Effect.Effect<void, PipelineLock.PipelineLockError | DeadLetterError | SinkError, Scope.Scope> =>
   Effect.gen(function* () {
     const { file, pipeline, tally } = options
-    yield* PipelineLock.hold(file.stateDir, pipeline.name)
-    const path = DeadLetter.deadLetterFile(file.stateDir, pipeline.name)
+    // The shared state replaces only the letters it read, whatever a running pipeline appends meanwhile.
+    if (!options.shared) yield* PipelineLock.hold(file.stateDir, pipeline.name)
     // Read under the lock: from now on nothing else writes the file.
-    let lines: ReadonlyArray<Pending> = (yield* readEntries(path)).map((entry) => ({ entry, id: replayableEvent(entry)?.id }))
+    let lines: ReadonlyArray<Pending> = (yield* options.letters.read).map((entry) => ({ entry, id: replayableEvent(entry)?.id }))
 
     // Each event once, in file order: a batch dead-lettered, then sent again after a crash, is in the file twice.
     const events = new Map<string, ExportEvent>()
@@ -107,7 +111,7 @@ export const replay = (options: {
         return [{ entry: { text, letter: { ...letter, stage: rewritten.stage, plugin: rewritten.plugin, reason: rewritten.reason, event: rewritten.event } }, id: line.id }]
       })
       // Only now, after the sink's acknowledgement, do the delivered letters leave the file.
-      yield* DeadLetter.replaceFile(path, renderEntries(lines.map((line) => line.entry)))
+      yield* options.letters.replace(lines.map((line) => line.entry))
       tally.sent += toSend.length
       tally.refused += refused.size
       tally.delivered += toSend.length - refused.size

@@ -18,8 +18,9 @@ export interface LetterBox {
 }
 
 export const letterBox = (pool: pg.Pool, tables: Tables, context: StateContext, pipeline: string): LetterBox => {
-  // The highest id the last read saw: a replace removes those letters and no later one.
-  let readUpTo = "0"
+  // The letters this box holds: those it read, then those it put back. A replace removes these and no
+  // other, so a letter a running pipeline appended meanwhile is kept.
+  let held: ReadonlyArray<string> = []
   const failed = (doing: string) => (error: unknown) => new DeadLetterError({ message: describe(error, context, doing).message, cause: error })
   return {
     where: `${tables.deadLetters} in ${context.where}`,
@@ -28,7 +29,7 @@ export const letterBox = (pool: pg.Pool, tables: Tables, context: StateContext, 
       catch: failed("reading dead letters")
     }).pipe(
       Effect.map(({ rows }) => {
-        readUpTo = rows.at(-1)?.id ?? "0"
+        held = rows.map((row) => row.id)
         return rows.map((row) => row.line)
       })
     ),
@@ -38,14 +39,16 @@ export const letterBox = (pool: pg.Pool, tables: Tables, context: StateContext, 
           const client = await pool.connect()
           try {
             await client.query("BEGIN")
-            await client.query(`DELETE FROM ${tables.deadLetters} WHERE pipeline = $1 AND id <= $2::bigint`, [pipeline, readUpTo])
+            await client.query(`DELETE FROM ${tables.deadLetters} WHERE pipeline = $1 AND id = ANY($2::bigint[])`, [pipeline, held])
+            let kept: ReadonlyArray<string> = []
             if (lines.length > 0) {
               const letters = lines.map((line) => parsed(line))
               // Put back with new ids, in the order given: after any letter a run appended meanwhile.
-              await client.query(
+              const inserted = await client.query<{ id: string }>(
                 `INSERT INTO ${tables.deadLetters} (pipeline, at, stage, plugin, event_id, reason, line)
                  SELECT $1, at, stage, plugin, event_id, reason, line FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                   WITH ORDINALITY AS l(at, stage, plugin, event_id, reason, line, n) ORDER BY n`,
+                   WITH ORDINALITY AS l(at, stage, plugin, event_id, reason, line, n) ORDER BY n
+                 RETURNING id::text`,
                 [
                   pipeline,
                   letters.map((l) => l.at),
@@ -56,8 +59,10 @@ export const letterBox = (pool: pg.Pool, tables: Tables, context: StateContext, 
                   lines
                 ]
               )
+              kept = inserted.rows.map((row) => row.id)
             }
             await client.query("COMMIT")
+            held = kept
           } catch (error) {
             await client.query("ROLLBACK").catch(() => undefined)
             throw error

@@ -150,6 +150,10 @@ describe("dead letters", () => {
           ["d", "refused: bad event"],
           ["c", "refused again"]
         ])
+        // A replay replaces after each batch: the next replace removes what the last one put back, and only that.
+        yield* state.deadLetters.append("p4", [letter("p4", "e")])
+        yield* box.replace([])
+        expect((yield* state.letters("p4").read).map((line) => JSON.parse(line).id)).toEqual(["d", "e"])
       })
     )
   })

@@ -1,10 +1,11 @@
-import { CheckpointStore, ConfigError, Cursor, type PipelineFile } from "@featbit-export/core"
+import { ConfigError, Cursor, type PipelineFile } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Args } from "../Args.js"
 import type { Output } from "../Output.js"
 import * as PipelineLock from "../PipelineLock.js"
 import { loadFile, selectPipelines } from "../Pipelines.js"
+import { openState } from "../State.js"
 
 /** `featbit-export checkpoints`: shows committed cursors, or forgets them with --reset. */
 export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegistry, output: Output): Effect.Effect<number, ConfigError> =>
@@ -16,14 +17,19 @@ export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegi
       )
     }
     const selected = yield* selectPipelines(file, args.pipelines)
-    const store = CheckpointStore.makeFile(file.stateDir)
+    const opened = yield* Effect.either(openState(file, output.scrubber))
+    if (opened._tag === "Left") {
+      output.report(`featbit-export: ${opened.left.message}`, { level: "error", message: opened.left.message })
+      return 1
+    }
+    const state = opened.right
+    const store = state.checkpoints
     let failures = 0
     for (const pipeline of selected) {
       if (args.reset) {
-        // Under the pipeline's lock: a runner still exporting it would commit its cursor again right after.
-        const result = yield* PipelineLock.hold(file.stateDir, pipeline.name).pipe(
-          Effect.zipRight(store.reset(pipeline.name)),
-          Effect.scoped,
+        // Under the pipeline's lock: a runner still exporting it would commit its cursor again right after. A
+        // shared state needs none: the reset bumps the epoch, so a runner exporting it is fenced and starts over.
+        const result = yield* (state.shared ? store.reset(pipeline.name) : PipelineLock.hold(file.stateDir, pipeline.name).pipe(Effect.zipRight(store.reset(pipeline.name)), Effect.scoped)).pipe(
           Effect.either
         )
         if (result._tag === "Left") {
@@ -53,4 +59,4 @@ export const checkpointsCommand = (args: Args, registry: PipelineFile.PluginRegi
       )
     }
     return failures === 0 ? 0 : 1
-  })
+  }).pipe(Effect.scoped)

@@ -2,10 +2,11 @@ import * as path from "node:path"
 import { ConfigError, DeadLetter, type PipelineFile } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import type { Args } from "../Args.js"
-import { type Summary, readEntries, summarize } from "../DeadLetterFile.js"
+import { type Summary, summarize } from "../DeadLetterFile.js"
 import { emptyTally, replay } from "../DeadLetterReplay.js"
 import { type Output, formatCount } from "../Output.js"
 import { loadFile, selectPipelines } from "../Pipelines.js"
+import { openState } from "../State.js"
 
 /** Reasons listed per pipeline: past these, the rest are counted, so a summary stays a summary. */
 const MAX_REASONS = 20
@@ -18,9 +19,9 @@ const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 
 const shown = (file: string) => path.relative(process.cwd(), file)
 
 const summaryText = (pipeline: string, file: string, summary: Summary): string => {
-  if (summary.total === 0) return `${pipeline}: no dead letters (${shown(file)})`
+  if (summary.total === 0) return `${pipeline}: no dead letters (${file})`
   const head =
-    `${pipeline}: ${plural(summary.total, "dead letter")} in ${shown(file)}: ` +
+    `${pipeline}: ${plural(summary.total, "dead letter")} in ${file}: ` +
     `${formatCount(summary.source)} from the source (rows it could not decode), ` +
     (summary.transform === 0 ? "" : `${formatCount(summary.transform)} from the transform (events an expression failed on), `) +
     `${formatCount(summary.sink)} from the sink (events it refused)` +
@@ -47,6 +48,12 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
     if (args.exportTo !== undefined && selected.length !== 1) {
       return yield* Effect.fail(usageError(`--export writes the rows of one pipeline: name it with --pipeline NAME (the file has ${selected.length})`))
     }
+    const opened = yield* Effect.either(openState(file, output.scrubber))
+    if (opened._tag === "Left") {
+      output.report(`featbit-export: ${opened.left.message}`, { level: "error", message: opened.left.message })
+      return 1
+    }
+    const state = opened.right
     let failures = 0
     const fail = (pipeline: string, message: string) => {
       failures += 1
@@ -54,12 +61,14 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
     }
 
     for (const pipeline of selected) {
-      const letters = DeadLetter.deadLetterFile(file.stateDir, pipeline.name)
+      const box = state.letters(pipeline.name)
+      // A file as a person reads its name (relative to where they are); the shared state's table as it is.
+      const letters = state.shared ? box.where : shown(box.where)
 
       if (args.replay) {
         const tally = emptyTally()
-        const result = yield* Effect.either(Effect.scoped(replay({ file, pipeline, registry, scrubber: output.scrubber, tally })))
-        const record = { pipeline: pipeline.name, file: letters, sent: tally.sent, delivered: tally.delivered, refused: tally.refused, filtered: tally.filtered, failed: tally.failed, untouched: tally.untouched }
+        const result = yield* Effect.either(Effect.scoped(replay({ file, pipeline, registry, scrubber: output.scrubber, tally, letters: box, shared: state.shared })))
+        const record = { pipeline: pipeline.name, file: box.where, sent: tally.sent, delivered: tally.delivered, refused: tally.refused, filtered: tally.filtered, failed: tally.failed, untouched: tally.untouched }
         if (result._tag === "Left") {
           const error = result.left
           const cause = error._tag === "SinkError" ? `sink ${error.plugin}: ${error.message}` : error.message
@@ -67,15 +76,15 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
           const message =
             error._tag === "PipelineLockError"
               ? `${error.message}; its dead letters were not replayed`
-              : `pipeline ${pipeline.name}: replay of its dead letters stopped: ${cause}${done}; the rest are still in ${shown(letters)}`
+              : `pipeline ${pipeline.name}: replay of its dead letters stopped: ${cause}${done}; the rest are still in ${letters}`
           failures += 1
           output.report(`featbit-export: ${message}`, { level: "error", ...record, message })
           continue
         }
         output.report(
           tally.sent + tally.filtered + tally.failed === 0
-            ? `${pipeline.name}: no refused events to replay in ${shown(letters)}${tally.untouched === 0 ? "" : ` (${plural(tally.untouched, "other line")} left as they were)`}`
-            : `${pipeline.name}: sent ${plural(tally.sent, "dead-lettered event")} through sink ${pipeline.sink.type} again: ${formatCount(tally.delivered)} delivered and removed from ${shown(letters)}, ` +
+            ? `${pipeline.name}: no refused events to replay in ${letters}${tally.untouched === 0 ? "" : ` (${plural(tally.untouched, "other line")} left as they were)`}`
+            : `${pipeline.name}: sent ${plural(tally.sent, "dead-lettered event")} through sink ${pipeline.sink.type} again: ${formatCount(tally.delivered)} delivered and removed from ${letters}, ` +
                 `${formatCount(tally.refused)} refused again (kept, with the new reason)` +
                 (tally.filtered === 0 ? "" : `; ${formatCount(tally.filtered)} the filter now leaves out (removed)`) +
                 (tally.failed === 0 ? "" : `; ${formatCount(tally.failed)} an expression still fails on (kept, with the new reason)`) +
@@ -85,7 +94,7 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
         continue
       }
 
-      const read = yield* Effect.either(readEntries(letters))
+      const read = yield* Effect.either(box.read)
       if (read._tag === "Left") {
         fail(pipeline.name, `pipeline ${pipeline.name}: ${read.left.message}`)
         continue
@@ -96,10 +105,10 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
         // Stored scrubbed; scrubbed again with the file's secrets of today, as everything the runner writes is.
         for (const entry of entries.slice(0, args.show)) process.stdout.write(output.scrubber.scrub(entry.text) + "\n")
         const count = Math.min(args.show, entries.length)
-        output.report(`${pipeline.name}: the first ${plural(count, "dead letter")} of ${formatCount(entries.length)} in ${shown(letters)}`, {
+        output.report(`${pipeline.name}: the first ${plural(count, "dead letter")} of ${formatCount(entries.length)} in ${letters}`, {
           pipeline: pipeline.name,
           message: "shown",
-          file: letters,
+          file: box.where,
           shown: count,
           total: entries.length
         })
@@ -117,7 +126,7 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
         output.report(`${pipeline.name}: wrote ${plural(rows.length, "row")} the source could not decode to ${shown(target)}`, {
           pipeline: pipeline.name,
           message: "exported",
-          file: letters,
+          file: box.where,
           to: target,
           rows: rows.length
         })
@@ -128,7 +137,7 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
       output.report(summaryText(pipeline.name, letters, summary), {
         pipeline: pipeline.name,
         message: "dead-letters",
-        file: letters,
+        file: box.where,
         total: summary.total,
         byStage: { source: summary.source, transform: summary.transform, sink: summary.sink },
         unreadable: summary.unreadable,
@@ -137,4 +146,4 @@ export const deadLettersCommand = (args: Args, registry: PipelineFile.PluginRegi
       })
     }
     return failures === 0 ? 0 : 1
-  })
+  }).pipe(Effect.scoped)

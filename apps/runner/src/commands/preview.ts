@@ -1,4 +1,4 @@
-import { CheckpointStore, type ConfigError, Cursor, type ExportEvent, Pipeline, type PipelineFile, type SinkFields } from "@featbit-export/core"
+import { type ConfigError, Cursor, type ExportEvent, Pipeline, type PipelineFile, type SinkFields } from "@featbit-export/core"
 import * as Chunk from "effect/Chunk"
 import { openEnricher } from "@featbit-export/enrich-flags"
 import * as Effect from "effect/Effect"
@@ -8,6 +8,7 @@ import type { Args } from "../Args.js"
 import { displayJson } from "../Display.js"
 import type { Output } from "../Output.js"
 import { loadFile, openSource, selectPipelines } from "../Pipelines.js"
+import { openState } from "../State.js"
 import { findSink } from "../Plugins.js"
 
 /**
@@ -22,7 +23,7 @@ export const previewCommand = (args: Args, registry: PipelineFile.PluginRegistry
     for (const pipeline of selected) {
       const render = findSink(registry, pipeline.sink.type).render?.(pipeline.sink) ?? ((event: ExportEvent, _fields?: SinkFields) => event)
       const result = yield* Effect.gen(function* () {
-        const saved = yield* CheckpointStore.makeFile(file.stateDir).load(pipeline.name)
+        const saved = yield* (yield* openState(file, output.scrubber)).checkpoints.load(pipeline.name)
         const from = Option.getOrUndefined(saved)?.cursor
         const source = yield* openSource(file, pipeline, registry)
         const enricher = pipeline.enrich === undefined ? undefined : yield* openEnricher(pipeline.enrich)

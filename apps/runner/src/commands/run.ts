@@ -265,7 +265,10 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
       }
       const summary = result.right
       const rate = (summary.exported * 1000) / Math.max(1, summary.elapsedMs)
-      const letters = summary.deadLettered === 0 ? "" : ` (see ${path.relative(process.cwd(), DeadLetter.deadLetterFile(file.stateDir, summary.pipeline))})`
+      const letters =
+        summary.deadLettered === 0
+          ? ""
+          : ` (see ${state === undefined ? path.relative(process.cwd(), DeadLetter.deadLetterFile(file.stateDir, summary.pipeline)) : `${state.letters(summary.pipeline).where}, or featbit-export dead-letters`})`
       const late = summary.late === 0 ? "" : `, ${formatCount(summary.late)} of them late (they landed behind the cursor)`
       const missed = summary.missed === 0 ? "" : `; ${formatCount(summary.missed)} landed too late to export (see the warnings above)`
       const filtered = summary.filtered === 0 ? "" : `, filtered out ${formatCount(summary.filtered)}`
