@@ -68,6 +68,8 @@ export class PipelineProgress {
   caughtUpTo: Timestamp | undefined = undefined
   /** The last failure that is being retried, for display; cleared once a batch is committed again. */
   lastRetry: string | undefined = undefined
+  /** Runners sharing a state: the runner that claimed the pipeline last, and its epoch (refreshed by the runner). */
+  claimedBy: { readonly runner: string; readonly epoch: number } | undefined = undefined
   /** Batches at the sink now. */
   writing = 0
   readonly startedAt: number = Date.now()

@@ -16,10 +16,21 @@ export interface PostgresState {
   readonly deadLetters: DeadLetter.DeadLetterStore["Type"]
   /** A pipeline's dead letters, to count, show, export and replay (`featbit-export dead-letters`). */
   readonly letters: (pipeline: string) => LetterBox
+  /** Who claimed each pipeline last, with which epoch, and its committed cursor: what any runner can say of the others'. */
+  readonly claims: Effect.Effect<ReadonlyMap<string, Claim>, CheckpointError>
   /** Where the state is, for messages: `the state database (PostgreSQL at host:5432/db)`. */
   readonly where: string
   readonly tables: Tables
   readonly pool: pg.Pool
+}
+
+/** The last claim of a pipeline, as its checkpoint row has it. */
+export interface Claim {
+  readonly owner: string
+  readonly epoch: number
+  readonly cursor: CheckpointStore.Checkpoint["cursor"] | undefined
+  readonly exported: number | undefined
+  readonly committedAt: string | undefined
 }
 
 export interface StateOptions {
@@ -161,7 +172,28 @@ export const openPostgresState = (setting: PostgresStateSetting, options: StateO
       }
     }
 
-    return { checkpoints, deadLetters, letters: (pipeline) => letterBox(pool, tables, context, pipeline), where: context.where, tables, pool } satisfies PostgresState
+    const claims = query<{ pipeline: string; owner: string; epoch: string; cursor: CheckpointStore.Checkpoint["cursor"] | null; exported: string | null; committed_at: Date | null }>(
+      "reading the pipelines' owners",
+      `SELECT pipeline, owner, epoch::text, checkpoint->'cursor' AS cursor, checkpoint->>'exported' AS exported, committed_at FROM ${tables.checkpoints}`
+    ).pipe(
+      Effect.map(
+        ({ rows }) =>
+          new Map(
+            rows.map((row) => [
+              row.pipeline,
+              {
+                owner: row.owner,
+                epoch: Number(row.epoch),
+                cursor: row.cursor ?? undefined,
+                exported: row.exported === null ? undefined : Number(row.exported),
+                committedAt: row.committed_at?.toISOString()
+              }
+            ])
+          )
+      )
+    )
+
+    return { checkpoints, deadLetters, claims, letters: (pipeline) => letterBox(pool, tables, context, pipeline), where: context.where, tables, pool } satisfies PostgresState
   })
 
 const failure = (error: unknown, context: StateContext, doing: string): CheckpointError => {

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type { Args } from "../Args.js"
 import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
 import { runAsSingletons, runnerName } from "../cluster/Singletons.js"
@@ -147,6 +148,23 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           }))
         })
         output.report(`runner ${runner} joined the runners sharing ${state!.where}`, { message: "joined", runner })
+        // What this runner can say of the pipelines the others run: who claimed them and where they are.
+        yield* Effect.forkScoped(
+          state!.claims.pipe(
+            Effect.tap((claims) =>
+              Effect.sync(() => {
+                for (const progress of states) {
+                  const claim = claims.get(progress.pipeline)
+                  if (claim === undefined) continue
+                  progress.claimedBy = { runner: claim.owner, epoch: claim.epoch }
+                  if (progress.state === "elsewhere") progress.cursor = claim.cursor
+                }
+              })
+            ),
+            Effect.catchAll(() => Effect.void),
+            Effect.repeat(Schedule.spaced(file.cluster!.assignInterval))
+          )
+        )
         yield* Deferred.await(stop)
         // Pipelines here finish their batches in flight and commit; then the runner leaves (its shards move).
         while (running > 0) yield* Effect.sleep(Duration.millis(50))

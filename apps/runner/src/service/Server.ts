@@ -28,6 +28,7 @@ export const statusOf = (p: PipelineProgress) => ({
   late: p.late,
   missed: p.missed,
   retrying: p.lastRetry ?? null,
+  claimedBy: p.claimedBy ?? null,
   lastError: p.lastError === undefined ? null : { message: p.lastError.message, at: new Date(p.lastError.at).toISOString() }
 })
 
