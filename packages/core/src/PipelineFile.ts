@@ -553,7 +553,7 @@ export const parse = (
   if (Either.isLeft(compiled)) return fail(compiled.left)
   const sharedState = sharedStateOf(valid.state)
   if (sharedState === undefined && valid.cluster !== undefined) {
-    return fail([{ path: ["cluster"], message: "cluster: divides pipelines among runners sharing a PostgreSQL state; set state: postgres://... (or remove cluster:)", ...position(lines, locate(doc, ["cluster"], false)) }])
+    return fail([{ path: ["cluster"], message: "cluster: divides pipelines among runners sharing a PostgreSQL state; set state: postgres://... (or remove cluster:)", ...position(lines, locate(doc, ["cluster"], true)) }])
   }
   const folder = typeof valid.state === "string" && sharedState === undefined ? valid.state : ".featbit-export"
   const stateDir = path.resolve(options.stateDir !== undefined ? options.stateDir : path.resolve(baseDir, folder))

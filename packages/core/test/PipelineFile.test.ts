@@ -902,8 +902,8 @@ describe("PipelineFile.parse: durations carry a unit", () => {
 describe("PipelineFile.parse: messages a person can act on", () => {
   const mistakes: ReadonlyArray<[string, string, RegExp]> = [
     ["a block where a number goes", onePipeline(["    batch: 5000"]), /^pipelines\[0\]\.batch: must be a block of keys \(size, inFlight\), not 5000$/],
-    ["a list as the whole file", "- a\n", /^must be a block of keys \(state, server, pipelines\), not a list$/],
-    ["text as the whole file", "hello\n", /^must be a block of keys \(state, server, pipelines\), not "hello"$/],
+    ["a list as the whole file", "- a\n", /^must be a block of keys \(state, cluster, server, pipelines\), not a list$/],
+    ["text as the whole file", "hello\n", /^must be a block of keys \(state, cluster, server, pipelines\), not "hello"$/],
     ["a block where the list goes", "pipelines:\n  name: p\n", /^pipelines: must be a list of at least one item, not a block of keys$/],
     ["an empty list", "pipelines: []\n", /^pipelines: is an empty list: give at least one item$/],
     ["a word where a plugin block goes", onePipeline().replace(/ {4}source:\n.*\n.*\n/, "    source: test-clickhouse\n"), /^pipelines\[0\]\.source: must be a block of keys \(host, port, database, type\), not "test-clickhouse"$/],
@@ -1046,4 +1046,44 @@ describe("PipelineFile.readText", () => {
       expect((yield* refusal("two.yaml", "a: 1\n---\nb: 2\n"))[0]).toMatchObject({ line: 2, message: expect.stringMatching(/one document per file/) })
     })
   )
+})
+
+describe("state: a folder or a shared PostgreSQL, and cluster:", () => {
+  const pipelinesPart = ["pipelines:", "  - name: a", "    source: { type: test-clickhouse, host: h }", "    sink: { type: test-segment, writeKey: wk-0123456789 }"]
+
+  it("a postgres:// url, as text or as ${VAR}, is a shared state with the cluster's defaults; the folder stays for locks", () => {
+    const parsed = parseOk(yaml(['state: "${STATE_URL}"', ...pipelinesPart]), { STATE_URL: "postgres://u:pw-in-url-123@db:5432/state" })
+    expect(Redacted.value(parsed.sharedState!.url)).toBe("postgres://u:pw-in-url-123@db:5432/state")
+    expect(parsed.sharedState).toMatchObject({ schema: "public", audit: false })
+    expect(parsed.cluster).toMatchObject({ spread: "even", advisoryLocks: false })
+    expect(Duration.toMillis(parsed.cluster!.lockExpiry)).toBe(6_000)
+    expect(parsed.stateDir).toBe(path.resolve("/srv/featbit/.featbit-export"))
+  })
+
+  it("{ postgres: { url, schema, audit } } with cluster: settings", () => {
+    const parsed = parseOk(yaml(["state: { postgres: { url: 'postgresql://db/state', schema: exports, audit: true } }", "cluster: { runner: r-1, lockExpiry: 10s, spread: hash }", ...pipelinesPart]))
+    expect(parsed.sharedState).toMatchObject({ schema: "exports", audit: true })
+    expect(parsed.cluster).toMatchObject({ runner: "r-1", spread: "hash" })
+    expect(Duration.toMillis(parsed.cluster!.lockExpiry)).toBe(10_000)
+  })
+
+  it("a folder is no shared state", () => {
+    const parsed = parseOk(yaml(["state: var/exports", ...pipelinesPart]))
+    expect(parsed.sharedState).toBeUndefined()
+    expect(parsed.cluster).toBeUndefined()
+    expect(parsed.stateDir).toBe(path.resolve("/srv/featbit/var/exports"))
+  })
+
+  it("cluster: without a shared state says what to set, where", () => {
+    const text = yaml(["state: var/exports", "cluster: { lockExpiry: 3s }", ...pipelinesPart])
+    const issue = issueAt(parseError(text), "cluster")
+    expect(issue.message).toBe("cluster: divides pipelines among runners sharing a PostgreSQL state; set state: postgres://... (or remove cluster:)")
+    expect(issue).toMatchObject(where(text, 2, "cluster"))
+  })
+
+  it("a lock expiry under 100ms and a schema that is no identifier are refused", () => {
+    const error = parseError(yaml(["state: { postgres: { url: 'postgres://db/s', schema: 'a;drop' } }", "cluster: { lockExpiry: 10ms }", ...pipelinesPart]))
+    expect(error.message).toContain("lockExpiry must be at least 100ms")
+    expect(error.message).toMatch(/state.postgres.schema/)
+  })
 })
