@@ -140,7 +140,7 @@ export const statusLine = (p: PipelineProgress, rate: number, scrub: (text: stri
           ? undefined
           : `${formatBehind(behind)} behind`
   return (
-    `${p.pipeline}: ${where === undefined ? "" : `${where}, `}${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
+    `${p.pipeline}${p.part === undefined ? "" : ` (${p.part})`}: ${where === undefined ? "" : `${where}, `}${formatCount(p.exported)} exported, ${formatCount(rate)}/s, ${formatCount(p.deadLettered)} dead-lettered` +
     (p.filtered === 0 ? "" : `, ${formatCount(p.filtered)} filtered`) +
     (p.unenriched === 0 ? "" : `, ${formatCount(p.unenriched)} of unknown flags`) +
     (p.late === 0 ? "" : `, ${formatCount(p.late)} late`) +
@@ -171,6 +171,7 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
   const behind = p.secondsBehind()
   return {
     pipeline: p.pipeline,
+    ...(p.part === undefined ? {} : { part: p.part }),
     message: "progress",
     state: p.activity(),
     ...catchUpFields(p),
@@ -195,15 +196,15 @@ export const progressRecord = (p: PipelineProgress, rate: number): Record<string
 /** Shows progress: the terminal line every second, or a line (text or JSON) every `recordEvery` seconds off a terminal. */
 export const showProgress = (output: Output, progresses: ReadonlyArray<PipelineProgress>, recordEvery = 10) =>
   Effect.gen(function* () {
-    const last = new Map<string, { exported: number; at: number }>()
+    const last = new Map<PipelineProgress, { exported: number; at: number }>()
     let tick = 0
     const render = Effect.sync(() => {
       tick += 1
       const now = Date.now()
       const parts = progresses.map((p) => {
-        const previous = last.get(p.pipeline) ?? { exported: 0, at: p.startedAt }
+        const previous = last.get(p) ?? { exported: 0, at: p.startedAt }
         const rate = ((p.exported - previous.exported) * 1000) / Math.max(1, now - previous.at)
-        last.set(p.pipeline, { exported: p.exported, at: now })
+        last.set(p, { exported: p.exported, at: now })
         return { p, rate }
       })
       if (output.interactive) {

@@ -86,6 +86,10 @@ export const pipelineSettings = {
   pollInterval: Schema.optionalWith(PollInterval, { default: () => Duration.seconds(5), exact: true }).annotations({
     description: "In follow mode, the wait between two reads once caught up: a duration with a unit, at least 100ms (default 5s)"
   }),
+  slices: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 64)), { exact: true }).annotations({
+    description:
+      "A backfill on many runners: the source's startAt..endAt split into this many time slices, each run (once) by whichever runner takes it, each with its own cursor; the live export goes on from endAt beside them. Needs state: postgres://..."
+  }),
   enrich: Schema.optionalWith(EnrichSetting, { exact: true }),
   filter: Schema.optionalWith(FilterSetting, { exact: true }),
   transform: Schema.optionalWith(TransformSetting, { exact: true }),
@@ -340,6 +344,27 @@ const pluginIssues = (pipelines: ReadonlyArray<PipelineConfig>, plugins: PluginR
   )
 
 /**
+ * `slices:` needs what it splits and where the slices meet: a source window (startAt and endAt), a shared state
+ * (the slices run on several runners), and a sink many runners may write at once (not a local file).
+ */
+const sliceIssues = (pipelines: ReadonlyArray<PipelineConfig>, plugins: PluginRegistry, shared: boolean, baseDir: string): Array<ConfigIssue> =>
+  pipelines.flatMap((pipeline, index): Array<ConfigIssue> => {
+    const n = pipeline.slices
+    if (n === undefined) return []
+    const at = ["pipelines", index, "slices"]
+    if (!shared) return [{ path: at, message: `slices: ${n} runs the slices on runners sharing a PostgreSQL state; set state: postgres://... (or remove slices)` }]
+    const source = pipeline.source as { readonly startAt?: unknown; readonly endAt?: unknown }
+    if (typeof source.startAt !== "string" || typeof source.endAt !== "string") {
+      return [{ path: at, message: `slices: ${n} splits the source's startAt..endAt into ${n} windows; set both in source (the backfill's first instant and where the live export takes over)` }]
+    }
+    const sink = plugins.sinks.find((candidate) => candidate.type === pipeline.sink.type)
+    const local = sink?.resources?.(pipeline.sink as never, { pipeline: pipeline.name, baseDir }) ?? []
+    return local.length === 0
+      ? []
+      : [{ path: at, message: `slices: ${n} writes ${n + 1} parts at once from several runners, and sink ${pipeline.sink.type} writes ${local[0]!.label ?? local[0]!.id}, which has one writer; use a sink many runners can write to (segment, eventhub), or remove slices` }]
+  })
+
+/**
  * What the plugins say their pipelines use exclusively (`resources`), claimed by one pipeline only: two
  * pipelines appending to one file would interleave their batches and rotate each other's files.
  */
@@ -552,6 +577,8 @@ export const parse = (
   const compiled = compileTransforms(pipelines, plugins, text, doc, lines)
   if (Either.isLeft(compiled)) return fail(compiled.left)
   const sharedState = sharedStateOf(valid.state)
+  const sliced = sliceIssues(pipelines, plugins, sharedState !== undefined, baseDir).map((issue) => ({ ...issue, ...position(lines, locate(doc, issue.path, true)) }))
+  if (sliced.length > 0) return fail(sliced)
   if (sharedState === undefined && valid.cluster !== undefined) {
     return fail([{ path: ["cluster"], message: "cluster: divides pipelines among runners sharing a PostgreSQL state; set state: postgres://... (or remove cluster:)", ...position(lines, locate(doc, ["cluster"], true)) }])
   }

@@ -74,7 +74,14 @@ export class PipelineProgress {
   writing = 0
   readonly startedAt: number = Date.now()
 
-  constructor(readonly pipeline: string) {}
+  /**
+   * `pipeline`: the pipeline this reports on; `part`: which part of it, when it runs in parts (a sliced
+   * backfill: `slice 2/8`, `live`), reported together as one pipeline.
+   */
+  constructor(
+    readonly pipeline: string,
+    readonly part?: string
+  ) {}
 
   /** The committed cursor. */
   get cursor(): Cursor | undefined {

@@ -1087,3 +1087,41 @@ describe("state: a folder or a shared PostgreSQL, and cluster:", () => {
     expect(error.message).toMatch(/state.postgres.schema/)
   })
 })
+
+describe("slices: a backfill on many runners", () => {
+  const windowed = defineSource({ type: "test-windowed", description: "A source with startAt and endAt", config: Schema.Struct({ host: Schema.String, ...SourceFilters }), make: notUsed })
+  const fileLike = defineSink({
+    type: "test-file",
+    description: "A sink that writes one local file",
+    config: Schema.Struct({ path: Schema.String }),
+    resources: (config) => [{ kind: "file", id: config.path, path: ["path"], label: config.path }],
+    make: notUsed
+  })
+  const registry: PipelineFile.PluginRegistry = { sources: [windowed], sinks: [testSink, fileLike] }
+  const file = (state: string, source: string, sink = "{ type: test-segment, writeKey: wk-0123456789 }") =>
+    yaml([...(state === "" ? [] : [state]), "pipelines:", "  - name: backfill", `    source: ${source}`, `    sink: ${sink}`, "    slices: 4"])
+  const shared = "state: postgres://db/state"
+  const window = "{ type: test-windowed, host: h, startAt: 2024-01-01T00:00:00Z, endAt: 2024-05-01T00:00:00Z }"
+
+  it("over startAt..endAt, with a shared state and a sink many runners can write to", () => {
+    expect(parseOk(file(shared, window), {}, registry).pipelines[0]!.slices).toBe(4)
+  })
+
+  it.each([
+    ["without a shared state", file("", window), "slices: 4 runs the slices on runners sharing a PostgreSQL state; set state: postgres://... (or remove slices)"],
+    [
+      "without endAt",
+      file(shared, "{ type: test-windowed, host: h, startAt: 2024-01-01T00:00:00Z }"),
+      "slices: 4 splits the source's startAt..endAt into 4 windows; set both in source (the backfill's first instant and where the live export takes over)"
+    ],
+    [
+      "into one local file",
+      file(shared, window, "{ type: test-file, path: out.ndjson }"),
+      "slices: 4 writes 5 parts at once from several runners, and sink test-file writes out.ndjson, which has one writer; use a sink many runners can write to (segment, eventhub), or remove slices"
+    ]
+  ])("%s: says what to set, at slices", (_, text, message) => {
+    const issue = issueAt(parseError(text, {}, registry), "pipelines[0].slices")
+    expect(issue.message).toBe(message)
+    expect(issue).toMatchObject(where(text, text.split("\n").findIndex((line) => line.includes("slices:")) + 1, "slices"))
+  })
+})

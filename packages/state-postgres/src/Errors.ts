@@ -23,6 +23,8 @@ export const contextOf = (url: string): StateContext => {
 interface PgError {
   readonly code?: string
   readonly message?: string
+  /** @effect/sql wraps the driver's error: "Failed to execute statement", the cause saying what. */
+  readonly cause?: PgError
 }
 
 // SQLSTATE classes and socket codes after which the same statement may work again.
@@ -30,7 +32,8 @@ const PASSING = /^(08|40|53|57P0[1-3])|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE
 
 /** What went wrong, in one sentence, scrubbed of the url's secrets; and whether trying again may work. */
 export const describe = (error: unknown, context: StateContext, doing: string): { readonly message: string; readonly passing: boolean } => {
-  const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as PgError
+  const outer = (typeof error === "object" && error !== null ? error : { message: String(error) }) as PgError
+  const e = outer.code === undefined && typeof outer.cause === "object" && outer.cause !== null ? { ...outer.cause, message: `${outer.message ?? ""}: ${outer.cause.message ?? ""}` } : outer
   const code = typeof e.code === "string" ? e.code : undefined
   const detail = Secrets.excerpt(typeof e.message === "string" && e.message !== "" ? e.message : String(error), Secrets.scrubberOf(context.secrets, { minLength: 1 }))
   const fix =

@@ -76,7 +76,9 @@ export const runAsSingletons = (options: {
     Layer.provide(client)
   )
   return Effect.gen(function* () {
-    const cluster = Context.get(yield* Layer.build(sharding), Sharding.Sharding)
+    // Runners that start together would race to create the cluster's tables (CREATE TABLE IF NOT EXISTS
+    // is not safe concurrently in PostgreSQL): one at a time joins, under an advisory lock.
+    const cluster = yield* oneAtATime(url, Effect.map(Layer.build(sharding), Context.get(Sharding.Sharding)))
     // By name, so that every runner, whatever the order of its file, gives each pipeline the same shard.
     const sorted = [...options.pipelines].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const [i, pipeline] of sorted.entries()) {
@@ -85,6 +87,20 @@ export const runAsSingletons = (options: {
     }
   }).pipe(Effect.mapError((error) => new CheckpointError({ message: describe(error, context, "joining the other runners").message, cause: error })))
 }
+
+/** Runs `effect` holding a session advisory lock of the state database, released when it is done. */
+const oneAtATime = <A, E, R>(url: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | unknown, R> =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise(async () => {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 })
+      client.on("error", () => undefined)
+      await client.connect()
+      await client.query("SELECT pg_advisory_lock(hashtext('featbit_export_cluster_join'))")
+      return client
+    }),
+    () => effect,
+    (client) => Effect.promise(() => client.query("SELECT pg_advisory_unlock(hashtext('featbit_export_cluster_join'))").then(() => client.end()).catch(() => client.end().catch(() => undefined)))
+  )
 
 /** `pipeline/<name>`, or the first `pipeline/<name>#k` that hashes to `shard`: found within a few times the shard count. */
 const singletonNameFor = (pipeline: string, shard: number, shardOf: (name: string) => number): string => {

@@ -14,6 +14,7 @@ import type { Args } from "../Args.js"
 import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
 import { runAsSingletons, runnerName } from "../cluster/Singletons.js"
 import * as PipelineLock from "../PipelineLock.js"
+import { partsOf } from "../Slices.js"
 import { makeMetrics } from "../service/Metrics.js"
 import { serve } from "../service/Server.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
@@ -96,7 +97,10 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
       () => Deferred.unsafeDone(abandon, Effect.void)
     )
 
-    const progresses = selected.map((pipeline) => new PipelineProgress(pipeline.name))
+    // A sliced backfill runs as its parts (each slice, and the live export), reported as one pipeline.
+    const parts = selected.flatMap(partsOf)
+    const units = parts.map((part) => part.config)
+    const progresses = parts.map((part) => new PipelineProgress(part.pipeline, part.part))
     const listen = yield* listenAddress(args, file)
     if (listen !== undefined) {
       const bound = yield* serve(listen, progresses, makeMetrics(progresses), output.scrubber)
@@ -153,8 +157,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
           state!.claims.pipe(
             Effect.tap((claims) =>
               Effect.sync(() => {
-                for (const progress of states) {
-                  const claim = claims.get(progress.pipeline)
+                for (const [i, progress] of states.entries()) {
+                  const claim = claims.get(pipelines[i]!.name)
                   if (claim === undefined) continue
                   progress.claimedBy = { runner: claim.owner, epoch: claim.epoch }
                   if (progress.state === "elsewhere") progress.cursor = claim.cursor
@@ -262,8 +266,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
 
     const stores = state === undefined ? Layer.merge(CheckpointStore.layerFile(file.stateDir), DeadLetter.layerFile(file.stateDir)) : sharedStores(state)
     const results = yield* (sharing === "cluster"
-      ? runClustered(selected, progresses, (pipeline, progress) => supervise(pipeline, progress).pipe(Effect.provide(stores)))
-      : Effect.forEach(selected, (pipeline, i) => supervise(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(Effect.provide(stores))
+      ? runClustered(units, progresses, (pipeline, progress) => supervise(pipeline, progress).pipe(Effect.provide(stores)))
+      : Effect.forEach(units, (pipeline, i) => supervise(pipeline, progresses[i]!), { concurrency: "unbounded" }).pipe(Effect.provide(stores))
     ).pipe(Effect.raceFirst(Deferred.await(abandon).pipe(Effect.as(undefined))))
     yield* Fiber.interrupt(progressFiber)
 

@@ -29,6 +29,9 @@ export const makeMetrics = (progresses: ReadonlyArray<PipelineProgress>): Prom.R
         for (const p of progresses) this.inc({ pipeline: p.pipeline }, value(p))
       }
     })
+  // A pipeline in parts (a sliced backfill) is one series: counters add its parts up, gauges and its state are
+  // its live part's.
+  const shown = progresses.filter((p) => p.part === undefined || p.part === "live")
   const gauge = (name: string, help: string, value: (p: PipelineProgress) => number | undefined) =>
     new Prom.Gauge({
       name,
@@ -37,7 +40,7 @@ export const makeMetrics = (progresses: ReadonlyArray<PipelineProgress>): Prom.R
       registers: [registry],
       collect() {
         this.reset()
-        for (const p of progresses) {
+        for (const p of shown) {
           const v = value(p)
           if (v !== undefined) this.set({ pipeline: p.pipeline }, v)
         }
@@ -80,7 +83,7 @@ export const makeMetrics = (progresses: ReadonlyArray<PipelineProgress>): Prom.R
     registers: [registry],
     collect() {
       this.reset()
-      for (const p of progresses) for (const state of STATES) this.set({ pipeline: p.pipeline, state }, p.state === state ? 1 : 0)
+      for (const p of shown) for (const state of STATES) this.set({ pipeline: p.pipeline, state }, p.state === state ? 1 : 0)
     }
   })
 

@@ -32,11 +32,40 @@ export const statusOf = (p: PipelineProgress) => ({
   lastError: p.lastError === undefined ? null : { message: p.lastError.message, at: new Date(p.lastError.at).toISOString() }
 })
 
+/**
+ * Every pipeline as `/status` shows it: one entry per pipeline, a sliced backfill's parts in one (its live
+ * part's state and cursor, totals added up over the parts, and each part in `parts`).
+ */
+export const statusOfAll = (progresses: ReadonlyArray<PipelineProgress>) => {
+  const byPipeline = new Map<string, Array<PipelineProgress>>()
+  for (const p of progresses) byPipeline.set(p.pipeline, [...(byPipeline.get(p.pipeline) ?? []), p])
+  return [...byPipeline.values()].map((parts) => {
+    if (parts.length === 1 && parts[0]!.part === undefined) return statusOf(parts[0]!)
+    const live = parts.find((p) => p.part === "live") ?? parts[0]!
+    const sum = (f: (p: PipelineProgress) => number) => parts.reduce((n, p) => n + f(p), 0)
+    return {
+      ...statusOf(live),
+      exported: sum((p) => p.exported),
+      deadLettered: { source: sum((p) => p.deadLetteredBy.source), transform: sum((p) => p.deadLetteredBy.transform), sink: sum((p) => p.deadLetteredBy.sink) },
+      filtered: sum((p) => p.filtered),
+      unenriched: sum((p) => p.unenriched),
+      batches: sum((p) => p.batches),
+      batchesAtSink: sum((p) => p.writing),
+      retries: sum((p) => p.retries),
+      restarts: sum((p) => p.restarts),
+      late: sum((p) => p.late),
+      missed: sum((p) => p.missed),
+      parts: parts.map((p) => ({ part: p.part, ...statusOf(p) }))
+    }
+  })
+}
+
 /** Why the runner is not ready, one line per pipeline that is not, or an empty list. */
 export const notReady = (progresses: ReadonlyArray<PipelineProgress>): Array<string> =>
   progresses
-    .filter((p) => !READY.has(p.state))
-    .map((p) => `${p.pipeline}: ${p.state}${p.lastError === undefined || p.state === "starting" ? "" : ` (${p.lastError.message})`}`)
+    // A slice of a backfill that is done has stopped for good, as it should.
+    .filter((p) => !READY.has(p.state) && !(p.part?.startsWith("slice") === true && p.state === "stopped"))
+    .map((p) => `${p.pipeline}${p.part === undefined ? "" : ` (${p.part})`}: ${p.state}${p.lastError === undefined || p.state === "starting" ? "" : ` (${p.lastError.message})`}`)
 
 /**
  * The runner's HTTP endpoint, open for the scope: `/metrics` (Prometheus text), `/healthz` (the process
@@ -72,7 +101,7 @@ export const serve = (
             return send(response, reasons.length === 0 ? 200 : 503, "text/plain; charset=utf-8", reasons.length === 0 ? "ready\n" : reasons.join("\n") + "\n")
           }
           case "/status":
-            return send(response, 200, "application/json", JSON.stringify({ pipelines: progresses.map(statusOf) }, null, 2) + "\n")
+            return send(response, 200, "application/json", JSON.stringify({ pipelines: statusOfAll(progresses) }, null, 2) + "\n")
           default:
             return send(response, 404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz, /readyz or /status\n")
         }
