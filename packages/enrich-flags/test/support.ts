@@ -1,19 +1,14 @@
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import pg from "pg"
+import { HOST, createDatabase } from "../../source-postgres/test/support/pg.js"
 
-export const HOST = process.env["PGHOST_TEST"] ?? "localhost"
-let counter = 0
+export { HOST }
 
 /** A database of its own on the local PostgreSQL, with FeatBit's `feature_flags` table (v0.0.0.sql). */
 export const featbitDatabase = async () => {
-  const name = `fbx_flags_${process.pid}_${Date.now().toString(36)}_${counter++}`
-  const admin = new pg.Client({ host: HOST, user: "postgres", database: "postgres" })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const pool = new pg.Pool({ host: HOST, user: "postgres", database: name, max: 2 })
+  const db = await createDatabase("flags")
+  const pool = db.pool
   await pool.query(`CREATE TABLE feature_flags (
     id uuid NOT NULL, env_id uuid NOT NULL, revision uuid NOT NULL,
     name varchar(128) NOT NULL, description text, key varchar(128) NOT NULL,
@@ -24,7 +19,7 @@ export const featbitDatabase = async () => {
     creator_id uuid NOT NULL, updator_id uuid NOT NULL,
     CONSTRAINT pk_feature_flags PRIMARY KEY (id))`)
   return {
-    url: `postgres://postgres@${HOST}:5432/${name}`,
+    url: `postgres://postgres@${HOST}:5432/${db.name}`,
     pool,
     insert: (flag: StoredFlagRow) =>
       pool.query(
@@ -33,13 +28,7 @@ export const featbitDatabase = async () => {
          VALUES ($1, $2, $3, $4, '', $5, $6, $7, '[]', '[]', true, $8, '{}', true, '{}', $9, now(), now(), $10, $10)`,
         [randomUUID(), flag.envId, randomUUID(), flag.name, flag.key, flag.variationType, JSON.stringify(flag.variations), flag.variations[0]?.id ?? "", flag.archived ?? false, randomUUID()]
       ),
-    drop: async () => {
-      await pool.end()
-      const again = new pg.Client({ host: HOST, user: "postgres", database: "postgres" })
-      await again.connect()
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await again.end()
-    }
+    drop: db.drop
   }
 }
 
