@@ -101,6 +101,8 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
     const parts = selected.flatMap(partsOf)
     const units = parts.map((part) => part.config)
     const progresses = parts.map((part) => new PipelineProgress(part.pipeline, part.part))
+    // Runners sharing a state: nothing runs here until the cluster gives it to this runner.
+    if (file.sharedState !== undefined && !args.once) for (const progress of progresses) progress.state = "elsewhere"
     const listen = yield* listenAddress(args, file)
     if (listen !== undefined) {
       const bound = yield* serve(listen, progresses, makeMetrics(progresses), output.scrubber)
