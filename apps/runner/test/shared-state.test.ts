@@ -56,6 +56,8 @@ describe("state: postgres:// for the CLI's commands", () => {
     // Elsewhere: nothing of the state is in this folder, yet every command sees it.
     const there = tempDir()
     writeFile(there, "pipeline.yaml", pipelineFile(false))
+    const check = await cli(["check", "pipeline.yaml"], { cwd: there, env })
+    expect(jsonLines(check.stderr).find((r) => r["side"] === "state")).toMatchObject({ ok: true, message: expect.stringMatching(/ is ready: tables public\.featbit_export_\* at version 1$/) })
     const checkpoints = await cli(["checkpoints", "pipeline.yaml"], { cwd: there, env })
     const shown = jsonLines(checkpoints.stderr).find((r) => r["message"] === "checkpoint")!
     expect((shown["checkpoint"] as { exported: number }).exported).toBe(out.length)
@@ -91,6 +93,10 @@ describe("state: postgres:// for the CLI's commands", () => {
     const dir = tempDir()
     const url = db.url.replace("postgres@", "nobody_here:canary-pass-for-state@")
     writeFile(dir, "pipeline.yaml", pipelineFile(true, 10))
+    const check = await cli(["check", "pipeline.yaml", "--log-format", "text"], { cwd: dir, env: { STATE_URL: url } })
+    expect(check.code).toBe(1)
+    expect(check.stderr).toMatch(/^FAIL  state postgres: the state database \(PostgreSQL at .*\): preparing its tables failed \(28000: .*\); fix the user and password of state.postgres.url$/m)
+    expect(check.stderr).not.toContain("canary-pass-for-state")
     for (const command of [["run", "pipeline.yaml", "--once"], ["checkpoints", "pipeline.yaml"], ["dead-letters", "pipeline.yaml"]]) {
       const result = await cli([...command, "--log-format", "text"], { cwd: dir, env: { STATE_URL: url } })
       expect(result.code, command.join(" ")).toBe(1)

@@ -4,7 +4,11 @@ import type * as Scope from "effect/Scope"
 import type { Args } from "../Args.js"
 import type { Output } from "../Output.js"
 import { checkCatalogue, openCatalogue } from "@featbit-export/enrich-flags"
+import { SCHEMA_VERSION, openPostgresState } from "@featbit-export/state-postgres"
+import { runnerName } from "../cluster/Singletons.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
+
+const stateTables = (schema: string) => `${schema}.featbit_export_*`
 
 /** The source's `envIds` filter, where its type has one. */
 const envIdsOf = (source: unknown): ReadonlyArray<string> | undefined => {
@@ -18,6 +22,18 @@ export const checkCommand = (args: Args, registry: PipelineFile.PluginRegistry, 
     const file = yield* loadFile(args, registry)
     const selected = yield* selectPipelines(file, args.pipelines)
     let failures = 0
+    // The shared state first: without it no pipeline of the file runs (its tables are created on first use).
+    if (file.sharedState !== undefined) {
+      const shared = file.sharedState
+      const opened = yield* Effect.either(Effect.scoped(Effect.map(openPostgresState(shared, { owner: runnerName(file.cluster) }), (state) => state.where)))
+      if (opened._tag === "Right") {
+        const message = `${opened.right} is ready: tables ${stateTables(shared.schema)} at version ${SCHEMA_VERSION}`
+        output.report(`ok    state postgres: ${message}`, { side: "state", type: "postgres", ok: true, message })
+      } else {
+        failures += 1
+        output.report(`FAIL  state postgres: ${opened.left.message}`, { level: "error", side: "state", type: "postgres", ok: false, message: opened.left.message })
+      }
+    }
     for (const pipeline of selected) {
       const sides: ReadonlyArray<{ side: string; type: string; check: Effect.Effect<ReadonlyArray<string>, SourceError | SinkError, Scope.Scope> }> = [
         { side: "source", type: pipeline.source.type, check: openSource(file, pipeline, registry).pipe(Effect.flatMap((s) => s.check ?? Effect.succeed(["opened"]))) },
