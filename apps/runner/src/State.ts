@@ -3,7 +3,7 @@ import { openPostgresState } from "@featbit-export/state-postgres"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { type Entry, parseEntries, readEntries, renderEntries } from "./DeadLetterFile.js"
-import { runnerName } from "./cluster/Singletons.js"
+import { runnerName } from "./cluster/RunnerName.js"
 
 /** A pipeline's dead letters as the CLI reads and rewrites them, in a file or in the state database. */
 export interface Letters {

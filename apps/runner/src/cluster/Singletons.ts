@@ -1,6 +1,14 @@
-import * as os from "node:os"
-import { EntityId, MessageStorage, RunnerAddress, RunnerHealth, Runners, Sharding, ShardingConfig, SqlRunnerStorage } from "@effect/cluster"
-import { PgClient } from "@effect/sql-pg"
+// Loaded only by a runner that joins a cluster (run.ts imports this module when it does): @effect/cluster
+// and its SQL client more than double a runner's memory at start on Node 24 (about 110 MB).
+import * as EntityId from "@effect/cluster/EntityId"
+import * as MessageStorage from "@effect/cluster/MessageStorage"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as RunnerHealth from "@effect/cluster/RunnerHealth"
+import * as Runners from "@effect/cluster/Runners"
+import * as Sharding from "@effect/cluster/Sharding"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { CheckpointError, type ClusterSetting, type PostgresStateSetting } from "@featbit-export/core"
 import { describe, contextOf } from "@featbit-export/state-postgres"
 import * as Context from "effect/Context"
@@ -11,10 +19,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
-
-/** This process among the runners: its host, pid and start time, so a restarted container with the same pid is another runner. */
-export const runnerName = (cluster: ClusterSetting | undefined): string =>
-  cluster?.runner ?? `${os.hostname()}/${process.pid}/${new Date(performance.timeOrigin).toISOString()}`
 
 /** The cluster's own tables beside the state's: featbit_export_cluster_runners and featbit_export_cluster_locks. */
 const TABLE_PREFIX = "featbit_export_cluster"

@@ -5,7 +5,7 @@ import type { Args } from "../Args.js"
 import type { Output } from "../Output.js"
 import { checkCatalogue, openCatalogue } from "@featbit-export/enrich-flags"
 import { SCHEMA_VERSION, openPostgresState } from "@featbit-export/state-postgres"
-import { runnerName } from "../cluster/Singletons.js"
+import { runnerName } from "../cluster/RunnerName.js"
 import { loadFile, openSink, openSource, selectPipelines } from "../Pipelines.js"
 
 const stateTables = (schema: string) => `${schema}.featbit_export_*`

@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type { Args } from "../Args.js"
 import { type Output, formatBehind, formatCount, showProgress } from "../Output.js"
-import { runAsSingletons, runnerName } from "../cluster/Singletons.js"
+import { runnerName } from "../cluster/RunnerName.js"
 import * as PipelineLock from "../PipelineLock.js"
 import { partsOf } from "../Slices.js"
 import { makeMetrics } from "../service/Metrics.js"
@@ -136,6 +136,7 @@ export const runCommand = (args: Args, registry: PipelineFile.PluginRegistry, ou
         const last = new Map<string, A>()
         let running = 0
         for (const progress of states) progress.state = "elsewhere"
+        const { runAsSingletons } = yield* Effect.promise(() => import("../cluster/Singletons.js"))
         yield* runAsSingletons({
           state: file.sharedState!,
           cluster: file.cluster!,
