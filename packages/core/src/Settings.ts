@@ -193,3 +193,38 @@ export const DateTimeSetting = Schema.transformOrFail(
     encode: (timestamp) => ParseResult.succeed(timestamp)
   }
 ).annotations({ identifier: "DateTime" })
+
+const byteUnits: Readonly<Record<string, number>> = { b: 1, kb: 1_000, mb: 1_000_000, gb: 1_000_000_000, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }
+const bytesPattern = /^\s*\d+(?:\.\d+)?\s*(?:[kKmMgG]i?[bB]|[bB])\s*$/
+
+/**
+ * A size in bytes in a pipeline file: a whole number of bytes, or a number with a unit (`512KiB`, `16MB`,
+ * `1GiB`; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024). Decoded to bytes.
+ */
+export const ByteSizeSetting = Schema.transformOrFail(
+  Schema.Unknown.annotations({
+    description: "a size: bytes, or a number with a unit: 512KiB, 16MB, 1GiB",
+    jsonSchema: { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: bytesPattern.source }] }
+  }),
+  Schema.Number,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const shown = showValue(input)
+      const hint = "write bytes or a number with a unit, e.g. 512KiB, 16MB or 1GiB"
+      if (typeof input === "number") {
+        return Number.isSafeInteger(input) && input >= 1
+          ? ParseResult.succeed(input)
+          : refuse(ast, input, `${shown} is not a size: ${hint}`, `the value is not a size: ${hint}`)
+      }
+      const match = typeof input === "string" ? /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(input) : null
+      const factor = match === null ? undefined : match[2] === "" ? 1 : byteUnits[match[2]!.toLowerCase()]
+      if (match === null || factor === undefined) return refuse(ast, input, `${shown} is not a size: ${hint}`, `the value is not a size: ${hint}`)
+      const bytes = Math.floor(Number(match[1]) * factor)
+      return bytes >= 1 && Number.isSafeInteger(bytes)
+        ? ParseResult.succeed(bytes)
+        : refuse(ast, input, `${shown} is not a size: ${hint}`, `the value is not a size: ${hint}`)
+    },
+    encode: (bytes) => ParseResult.succeed(bytes)
+  }
+).annotations({ identifier: "ByteSize" })

@@ -53,3 +53,7 @@ export { type ListenAddress, ListenSetting, parseListen } from "./Listen.js"
 export * as Pipeline from "./Pipeline.js"
 /** Pipeline files: YAML, schema, locations of errors, JSON Schema. */
 export * as PipelineFile from "./PipelineFile.js"
+/** The flat, typed row table sinks write (PostgreSQL, ClickHouse, Parquet), and `columns:` renames. */
+export * from "./EventColumns.js"
+/** Runs of items bounded by bytes, for sinks whose requests have a size limit. */
+export * from "./Chunks.js"

@@ -1,6 +1,6 @@
 import { SourceError, type Source } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
-import { makeRecordingSink, makeTestStores, runOnce } from "@featbit-export/testkit"
+import { type Fault, type HttpFront, closedPort, makeRecordingSink, makeTestStores, runOnce, startHttpFront } from "@featbit-export/testkit"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
@@ -8,7 +8,6 @@ import * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest"
 import { closeEngine, engine, freshTable, openSource, type TestTable } from "./support/chdb.js"
-import { type Fault, type HttpFront, closedPort, startHttpFront } from "./support/HttpFront.js"
 import { eventIds, ids, readAll } from "./support/rows.js"
 
 afterAll(closeEngine)

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openSource } from "./support/chdb.js"
-import { closedPort } from "./support/HttpFront.js"
+import { closedPort } from "@featbit-export/testkit"
 import { readAll } from "./support/rows.js"
 
 const SERVER = process.env["CLICKHOUSE_SERVER_URL"] ?? "http://127.0.0.1:8123"

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { closeEngine, engine, freshTable, openSource, type TestTable } from "./support/chdb.js"
-import { type HttpFront, startHttpFront } from "./support/HttpFront.js"
+import { type HttpFront, startHttpFront } from "@featbit-export/testkit"
 
 const hasOpenssl = (() => {
   try {

@@ -26,3 +26,5 @@ export * from "./MemoryStore.js"
 /** The conformance suite on live and quiet data for database sources. */
 export * from "./liveConformance.js"
 // What a source's late-row check costs, for benchmarks: `@featbit-export/testkit/measure` (no vitest needed).
+/** A ClickHouse HTTP interface in front of an embedded engine (chDB), with fault injection. */
+export * from "./clickhouse/index.js"
