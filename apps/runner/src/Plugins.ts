@@ -1,6 +1,8 @@
 import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
+import { ClickHouseSink } from "@featbit-export/sink-clickhouse"
 import { EventHubSink } from "@featbit-export/sink-eventhub"
 import { FileSink } from "@featbit-export/sink-file"
+import { PostgresSink } from "@featbit-export/sink-postgres"
 import { SegmentSink } from "@featbit-export/sink-segment"
 import { ClickHouseSource } from "@featbit-export/source-clickhouse"
 import { GenerateSource } from "@featbit-export/source-generate"
@@ -11,7 +13,13 @@ import { celCompiler } from "@featbit-export/transform-cel"
 /** The plugins that ship with the runner, found by `type`. */
 export const builtins: PipelineFile.PluginRegistry = {
   sources: [ClickHouseSource as AnySourcePlugin, MongoSource as AnySourcePlugin, PostgresSource as AnySourcePlugin, GenerateSource as AnySourcePlugin],
-  sinks: [FileSink as AnySinkPlugin, SegmentSink as AnySinkPlugin, EventHubSink as AnySinkPlugin],
+  sinks: [
+    FileSink as AnySinkPlugin,
+    SegmentSink as AnySinkPlugin,
+    EventHubSink as AnySinkPlugin,
+    PostgresSink as AnySinkPlugin,
+    ClickHouseSink as AnySinkPlugin
+  ],
   transforms: celCompiler
 }
 

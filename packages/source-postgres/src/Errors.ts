@@ -65,6 +65,23 @@ const fieldOf = (error: unknown, key: string): string | undefined => {
  * missing privileges and anything else a person must fix are fatal, with one sentence that says what to fix.
  * The password never appears.
  */
+/** The SQLSTATE of an error the server sent (pg puts socket errnos in the same field: those are not SQLSTATEs). */
+export const sqlstateOf = (error: unknown): string | undefined => {
+  const code = fieldOf(error, "code")
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("E") ? code : undefined
+}
+
+/**
+ * Whether the same statement may succeed later: a connection exception (`08xxx`), a shutdown, too many
+ * connections, a cancelled query, a serialization failure or deadlock, a socket error or a client timeout.
+ */
+export const isTransientPgError = (error: unknown): boolean => {
+  const code = sqlstateOf(error)
+  if (code !== undefined) return code.startsWith("08") || TRANSIENT_SQLSTATES.has(code)
+  const errno = fieldOf(error, "code")
+  return (errno !== undefined && TRANSIENT_SOCKET_CODES.has(errno)) || TRANSIENT_MESSAGES.test(fieldOf(error, "message") ?? String(error))
+}
+
 export const classify = (error: unknown, context: ErrorContext, doing: string): SourceError => {
   if (error instanceof SourceError) return error
   const code = fieldOf(error, "code")

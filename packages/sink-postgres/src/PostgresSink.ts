@@ -1,0 +1,158 @@
+import { type ExportEvent, type RejectedEvent, type Sink, SinkError, Secrets, chunkBySize, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ConnectionSettings, describeTarget, sqlstateOf, urlIssues } from "@featbit-export/source-postgres"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import type pg from "pg"
+import { from as copyFrom } from "pg-copy-streams"
+import { checkSink } from "./Check.js"
+import { openPool } from "./Client.js"
+import { PostgresSinkConfig } from "./Config.js"
+import { PLUGIN, type Target, classify, isRowRefusal, refusedCopyLine } from "./Errors.js"
+import { type CopyLine, copyLine, rowObject } from "./Rows.js"
+import { createTableSql, qualifiedName, quoteIdentifier } from "./Table.js"
+
+/** Transactions tried while setting aside the rows PostgreSQL refuses in one chunk, before the chunk counts as refused. */
+const MAX_REFUSAL_ATTEMPTS = 64
+
+/** Each transaction's own staging table; ON COMMIT DROP, so a connection never carries one into the next batch. */
+const STAGING = quoteIdentifier("featbit_export_staging")
+
+/** Another writer created the table (or its index) at the same moment: it exists, which is what was wanted. */
+const CREATED_CONCURRENTLY = new Set(["42P07", "23505"])
+
+/**
+ * `type: postgres`: each batch COPYs into a staging table and moves with one `INSERT ... ON CONFLICT (id)
+ * DO NOTHING`, in one transaction, so a retried or replayed batch adds no row twice: exactly once in the table.
+ */
+export const PostgresSink = defineSink({
+  type: PLUGIN,
+  description:
+    "PostgreSQL: a typed table (id uuid primary key, timestamptz, jsonb) created on demand or an existing one; COPY into a staging table and INSERT ... ON CONFLICT (id) DO NOTHING in one transaction, exactly once",
+  config: PostgresSinkConfig,
+  configIssues: (config) => [...urlIssues(config), ...columnRenameIssues(config.columns)],
+  mappable: EVENT_ROW_MAPPABLE,
+  render: (config) => {
+    const plan = planColumns(config.columns)
+    return (event, fields) => rowObject(plan, event, fields)
+  },
+  make: (config, context) =>
+    Effect.gen(function* () {
+      const settings: ConnectionSettings = {
+        url: config.url === undefined ? undefined : Redacted.value(config.url),
+        host: config.host,
+        port: config.port,
+        user: config.user,
+        password: config.password === undefined ? undefined : Redacted.value(config.password),
+        database: config.database,
+        queryTimeoutMs: Duration.toMillis(config.queryTimeout),
+        connectTimeoutMs: Duration.toMillis(config.connectTimeout),
+        tls: config.tls
+      }
+      const described = describeTarget(settings)
+      const target: Target = {
+        where: described.target,
+        user: described.user,
+        database: described.database,
+        table: `${config.schema}.${config.table}`,
+        // The password, the url, and what the url holds (its password as written and decoded, ?password=).
+        secrets: Secrets.collect(config).secrets.map((found) => found.value)
+      }
+      const pool = yield* openPool(settings, context.baseDir)
+      const plan = planColumns(config.columns)
+      const table = qualifiedName(config)
+      const columns = plan.columns.map((c) => quoteIdentifier(c.target)).join(", ")
+      const id = quoteIdentifier(plan.columns.find((c) => c.column.name === "id")!.target)
+      const begin = `BEGIN; CREATE TEMP TABLE ${STAGING} ON COMMIT DROP AS SELECT ${columns} FROM ${table} WITH NO DATA`
+      const copy = `COPY ${STAGING} (${columns}) FROM STDIN`
+      const move = `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${STAGING} ON CONFLICT (${id}) DO NOTHING; COMMIT`
+
+      /** Runs `use` on a pooled connection; one that failed is closed, not reused (its transaction, or itself, is broken). */
+      const withConnection = <A>(use: (client: pg.PoolClient) => Promise<A>) =>
+        Effect.acquireUseRelease(
+          Effect.tryPromise({ try: () => pool.connect(), catch: (error) => error }),
+          (client) => Effect.tryPromise({ try: () => use(client), catch: (error) => error }),
+          (client, exit) => Effect.sync(() => client.release(Exit.isSuccess(exit) ? undefined : true))
+        )
+
+      // The table is created once, on the first write (check writes nothing); a failed attempt is tried again.
+      let created = !config.createTable
+      const lock = yield* Effect.makeSemaphore(1)
+      const ensureTable = Effect.suspend(() =>
+        created
+          ? Effect.void
+          : lock.withPermits(1)(
+              Effect.suspend(() =>
+                created
+                  ? Effect.void
+                  : withConnection(async (client) => {
+                      for (const statement of createTableSql(config, plan)) await client.query(statement)
+                    }).pipe(
+                      Effect.catchAll((error) => (CREATED_CONCURRENTLY.has(sqlstateOf(error) ?? "") ? Effect.void : Effect.fail(classify(error, target, `creating ${target.table}`)))),
+                      Effect.tap(() => Effect.sync(() => void (created = true)))
+                    )
+              )
+            )
+      )
+
+      /** One transaction: COPY these lines into the staging table, then move what the table lacks. The raw error on failure. */
+      const transaction = (lines: ReadonlyArray<CopyLine>) =>
+        withConnection(async (client) => {
+          await client.query(begin)
+          await pipeline(Readable.from([Buffer.from(lines.map((line) => line.line).join(""))]), client.query(copyFrom(copy)))
+          await client.query(move)
+        })
+
+      /**
+       * Writes a chunk; when PostgreSQL refuses a row's value, sets that row aside for the dead-letter file and
+       * writes the rest again: COPY names the refused line, other refusals (a CHECK, a NOT NULL of the table)
+       * are found by halves. Too many refusals: the table, not the rows, is wrong, and the batch fails for good.
+       */
+      const writeChunk = (lines: ReadonlyArray<CopyLine>) =>
+        Effect.gen(function* () {
+          const rejected: Array<RejectedEvent> = []
+          let budget = MAX_REFUSAL_ATTEMPTS
+          const reject = (line: CopyLine, error: unknown) =>
+            rejected.push({ event: line.event, reason: classify(error, target, `writing event ${line.event.id}`).message })
+          const attempt = (part: ReadonlyArray<CopyLine>): Effect.Effect<void, SinkError> =>
+            part.length === 0
+              ? Effect.void
+              : transaction(part).pipe(
+                  Effect.catchAll((error) => {
+                    if (!isRowRefusal(error)) return Effect.fail(classify(error, target, `writing ${part.length} events into ${target.table}`))
+                    if (part.length === 1) return Effect.sync(() => reject(part[0]!, error))
+                    budget -= 1
+                    if (budget < 0) return Effect.fail(classify(error, target, `writing into ${target.table} (more rows refused than ${MAX_REFUSAL_ATTEMPTS})`))
+                    const line = refusedCopyLine(error)
+                    if (line !== undefined && line >= 1 && line <= part.length) {
+                      reject(part[line - 1]!, error)
+                      return attempt([...part.slice(0, line - 1), ...part.slice(line)])
+                    }
+                    const half = Math.ceil(part.length / 2)
+                    return Effect.zipRight(attempt(part.slice(0, half)), attempt(part.slice(half)))
+                  })
+                )
+          yield* attempt(lines)
+          return rejected
+        })
+
+      const write: Sink["write"] = (batch) =>
+        Effect.gen(function* () {
+          if (batch.events.length === 0) return { rejected: [] }
+          yield* ensureTable
+          const lines = batch.events.map((event: ExportEvent) => copyLine(plan, event, batch.fields?.(event)))
+          const chunks = chunkBySize(lines, (line) => line.bytes, config.maxBytes)
+          const rejected = yield* Effect.forEach(chunks, writeChunk, { concurrency: 1 })
+          return { rejected: rejected.flat() }
+        })
+
+      return {
+        write,
+        check: checkSink(pool, target, { schema: config.schema, table: config.table, plan, createTable: config.createTable }),
+        maxInFlight: 4
+      } satisfies Sink
+    })
+})
