@@ -79,8 +79,9 @@ const startRunner = (dir: string, args: ReadonlyArray<string>) => {
   return { child, finished, stderr: () => stderr }
 }
 
+// A minute of CPU: the second run of the suite on the newest LTS (scripts/test-on-lts.mjs) skips it.
 describe("a 200,000-event export into ClickHouse killed with SIGKILL three times", () => {
-  it("ends with count() = uniqExact(id) = the source's events, without FINAL", async () => {
+  it.skipIf(process.env["FEATBIT_EXPORT_LTS_RUN"] !== undefined)("ends with count() = uniqExact(id) = the source's events, without FINAL", async () => {
     const seed = Number(process.env["KILL_SEED"] ?? Math.floor(Math.random() * 2 ** 31))
     const random = seededRandom(seed)
     const database = await freshDatabase()
