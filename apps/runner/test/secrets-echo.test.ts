@@ -5,9 +5,8 @@
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type EventHubPeer, type SegmentReceiver, startEventHubPeer, startMongoWireServer, startSegmentReceiver } from "@featbit-export/testkit"
+import { type EventHubPeer, type HttpFront, type SegmentReceiver, startEventHubPeer, startHttpFront, startMongoWireServer, startSegmentReceiver } from "@featbit-export/testkit"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type HttpFront, startHttpFront } from "../../../packages/source-clickhouse/test/support/HttpFront.js"
 import { encodings, quoteEveryForm, startPostgresEcho } from "./secrets-doubles.js"
 import { assertBuilt, bin, cli, tempDir, writeFile } from "./support.js"
 
@@ -186,6 +185,58 @@ ${FAST_RETRY}`
     ])
     expectCodes(printed, { validate: 0, check: 1, run: 1, preview: 1 })
     // Not vacuous: the server was given both passwords, and its quotes reached the output scrubbed.
+    expect(server.passwords).toContain(password)
+    expect(server.passwords).toContain(urlPassword)
+    expect(all(printed)).toContain("you sent plain: ***")
+  })
+
+  it("clickhouse sink: the password, against an HTTP front that quotes the Authorization header it refused", async () => {
+    const front: HttpFront = await startHttpFront({ users: { default: "the-right-one" }, echoCredentials: true })
+    closers.push(() => front.close())
+    const dir = tempDir()
+    const password = canary("chsink")
+    const file = writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: to-ch
+    source: { type: generate, count: 20 }
+    sink: { type: clickhouse, url: "${front.url}", password: "\${CH_PASSWORD}" }
+${FAST_RETRY}`
+    )
+    const printed = await everyCommand(dir, file, { CH_PASSWORD: password })
+    expectNoLeak(dir, printed, [{ secret: password, user: "default" }])
+    expectCodes(printed, { validate: 0, check: 1, run: 1, preview: 0 })
+    expect(all(printed)).toContain("you sent Authorization: Basic ***")
+  })
+
+  it("postgres sink: the password and a url's password, against a server that asks for them in clear text and quotes them", async () => {
+    const server = await startPostgresEcho()
+    closers.push(() => server.close())
+    const dir = tempDir()
+    const password = canary("pgsinkpass")
+    const urlPassword = canary("pgsinkurl")
+    const file = writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: to-pg
+    source: { type: generate, count: 20 }
+    sink: { type: postgres, host: 127.0.0.1, port: ${server.port}, user: writer, password: "\${PG_PASSWORD}", database: analytics }
+${FAST_RETRY}  - name: to-pg-url
+    source: { type: generate, count: 20 }
+    sink: { type: postgres, url: "\${PG_URL}" }
+${FAST_RETRY}`
+    )
+    const printed = await everyCommand(dir, file, {
+      PG_PASSWORD: password,
+      PG_URL: `postgres://writer:${encodeURIComponent(urlPassword)}@127.0.0.1:${server.port}/analytics`
+    })
+    expectNoLeak(dir, printed, [
+      { secret: password, user: "writer" },
+      { secret: urlPassword, user: "writer" }
+    ])
+    expectCodes(printed, { validate: 0, check: 1, run: 1, preview: 0 })
     expect(server.passwords).toContain(password)
     expect(server.passwords).toContain(urlPassword)
     expect(all(printed)).toContain("you sent plain: ***")
