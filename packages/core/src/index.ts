@@ -57,3 +57,4 @@ export * as PipelineFile from "./PipelineFile.js"
 export * from "./EventColumns.js"
 /** Runs of items bounded by bytes, for sinks whose requests have a size limit. */
 export * from "./Chunks.js"
+export * from "./Once.js"

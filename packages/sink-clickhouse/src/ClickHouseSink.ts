@@ -1,4 +1,4 @@
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, chunkBySize, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RejectedEvent, type Sink, SinkError, chunkBySize, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { Readable } from "node:stream"
@@ -45,21 +45,13 @@ export const ClickHouseSink = defineSink({
       const insertSql = `INSERT INTO ${qualified} (${plan.columns.map((c) => quoteIdentifier(c.target)).join(", ")}) FORMAT JSONEachRow`
 
       // The table is created once, on the first write (check writes nothing); a failed attempt is tried again.
-      let created = !config.createTable
-      const lock = yield* Effect.makeSemaphore(1)
-      const ensureTable = Effect.suspend(() =>
-        created
-          ? Effect.void
-          : lock.withPermits(1)(
-              Effect.suspend(() =>
-                created
-                  ? Effect.void
-                  : Effect.tryPromise({
-                      try: () => connection.client.command({ query: createTableSql(config, plan, config.dedupWindow) }),
-                      catch: (error) => classify(error, target, `creating ${target.table}`)
-                    }).pipe(Effect.tap(() => Effect.sync(() => void (created = true))))
-              )
-            )
+      const ensureTable = yield* untilSucceeded(
+        config.createTable
+          ? Effect.tryPromise({
+              try: () => connection.client.command({ query: createTableSql(config, plan, config.dedupWindow) }),
+              catch: (error) => classify(error, target, `creating ${target.table}`)
+            })
+          : Effect.void
       )
 
       /** One INSERT of these rows; the raw error on failure, so the caller can tell a refused row. */

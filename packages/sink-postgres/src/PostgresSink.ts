@@ -1,4 +1,4 @@
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, Secrets, chunkBySize, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RejectedEvent, type Sink, SinkError, Secrets, chunkBySize, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import { type ConnectionSettings, describeTarget, sqlstateOf, urlIssues } from "@featbit-export/source-postgres"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -79,23 +79,14 @@ export const PostgresSink = defineSink({
         )
 
       // The table is created once, on the first write (check writes nothing); a failed attempt is tried again.
-      let created = !config.createTable
-      const lock = yield* Effect.makeSemaphore(1)
-      const ensureTable = Effect.suspend(() =>
-        created
-          ? Effect.void
-          : lock.withPermits(1)(
-              Effect.suspend(() =>
-                created
-                  ? Effect.void
-                  : withConnection(async (client) => {
-                      for (const statement of createTableSql(config, plan)) await client.query(statement)
-                    }).pipe(
-                      Effect.catchAll((error) => (CREATED_CONCURRENTLY.has(sqlstateOf(error) ?? "") ? Effect.void : Effect.fail(classify(error, target, `creating ${target.table}`)))),
-                      Effect.tap(() => Effect.sync(() => void (created = true)))
-                    )
-              )
+      const ensureTable = yield* untilSucceeded(
+        config.createTable
+          ? withConnection(async (client) => {
+              for (const statement of createTableSql(config, plan)) await client.query(statement)
+            }).pipe(
+              Effect.catchAll((error) => (CREATED_CONCURRENTLY.has(sqlstateOf(error) ?? "") ? Effect.void : Effect.fail(classify(error, target, `creating ${target.table}`))))
             )
+          : Effect.void
       )
 
       /** One transaction: COPY these lines into the staging table, then move what the table lacks. The raw error on failure. */

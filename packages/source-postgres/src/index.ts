@@ -38,8 +38,8 @@ export const quoteTable = (schema: string, table: string): string => `${pg.escap
 
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(63))
 
-/** The `type: postgres` source's keys. */
-export const PostgresSourceConfig = Schema.Struct({
+/** How to reach a PostgreSQL server: the keys the postgres source and sink share (each adds its own user and database). */
+export const PostgresConnectionKeys = {
   url: Schema.optional(
     Schema.Redacted(Schema.String.pipe(Schema.minLength(1))).annotations({
       description:
@@ -48,10 +48,25 @@ export const PostgresSourceConfig = Schema.Struct({
   ),
   host: Schema.optional(Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Server host name or unix socket folder (default localhost)" })),
   port: Schema.optional(Schema.Int.pipe(Schema.between(1, 65535)).annotations({ description: "Server port (default 5432)" })),
-  user: Schema.optional(Name.annotations({ description: "PostgreSQL user; one with SELECT on the table is enough (default postgres)" })),
   password: Schema.optional(
     Schema.Redacted(Schema.String).annotations({ description: "The user's password; write ${POSTGRES_PASSWORD} rather than the secret itself" })
   ),
+  tls: Schema.optional(
+    Schema.Struct({
+      caFile: Schema.optional(Schema.String.annotations({ description: "PEM file of the CA that signed the server's certificate (relative to this file)" })),
+      certFile: Schema.optional(Schema.String.annotations({ description: "PEM client certificate, for mutual TLS (needs keyFile)" })),
+      keyFile: Schema.optional(Schema.String.annotations({ description: "PEM private key of the client certificate" })),
+      rejectUnauthorized: Schema.optional(
+        Schema.Boolean.annotations({ description: "Verify the server's certificate (default true; false only for a test server)" })
+      )
+    }).annotations({ description: "Connect with TLS; the system's CAs are trusted by default (or put sslmode in the url)" })
+  )
+}
+
+/** The `type: postgres` source's keys. */
+export const PostgresSourceConfig = Schema.Struct({
+  ...PostgresConnectionKeys,
+  user: Schema.optional(Name.annotations({ description: "PostgreSQL user; one with SELECT on the table is enough (default postgres)" })),
   database: Schema.optional(Name.annotations({ description: "Database holding FeatBit's events (default: the user's name)" })),
   schema: Schema.optionalWith(Name, { default: () => "public", exact: true }).annotations({
     description: "Schema of the events table (default public)"
@@ -66,16 +81,6 @@ export const PostgresSourceConfig = Schema.Struct({
   connectTimeout: Schema.optionalWith(DurationSetting, { default: () => DEFAULT_CONNECT_TIMEOUT, exact: true }).annotations({
     description: "How long connecting may take before it is retried (default 10s)"
   }),
-  tls: Schema.optional(
-    Schema.Struct({
-      caFile: Schema.optional(Schema.String.annotations({ description: "PEM file of the CA that signed the server's certificate (relative to this file)" })),
-      certFile: Schema.optional(Schema.String.annotations({ description: "PEM client certificate, for mutual TLS (needs keyFile)" })),
-      keyFile: Schema.optional(Schema.String.annotations({ description: "PEM private key of the client certificate" })),
-      rejectUnauthorized: Schema.optional(
-        Schema.Boolean.annotations({ description: "Verify the server's certificate (default true; false only for a test server)" })
-      )
-    }).annotations({ description: "Connect with TLS; the system's CAs are trusted by default (or put sslmode in the url)" })
-  )
 })
 export type PostgresSourceConfig = typeof PostgresSourceConfig.Type
 
