@@ -57,4 +57,6 @@ export * as PipelineFile from "./PipelineFile.js"
 export * from "./EventColumns.js"
 /** Runs of items bounded by bytes, for sinks whose requests have a size limit. */
 export * from "./Chunks.js"
+/** Table sinks: the rows a destination refuses, set aside for the dead-letter file while the rest is written. */
+export * from "./RefusedRows.js"
 export * from "./Once.js"

@@ -1,4 +1,4 @@
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, chunkBySize, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RefusedRowSearch, type Sink, chunkBySize, writeSettingAsideRefused, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { Readable } from "node:stream"
@@ -73,32 +73,18 @@ export const ClickHouseSink = defineSink({
         })
 
       /**
-       * Inserts a chunk; when ClickHouse refuses a row's data, finds the refused rows by inserting halves (each
-       * with its own token), and reports them for the dead-letter file. Too many refusals: the table, not the
-       * rows, is wrong, and the batch fails for good.
+       * When ClickHouse refuses a row's data, the refused rows are found by inserting halves (each with its own
+       * token) and reported for the dead-letter file; ClickHouse does not say which row it was.
        */
-      const insertChunk = (rows: ReadonlyArray<EncodedRow>) =>
-        Effect.gen(function* () {
-          const rejected: Array<RejectedEvent> = []
-          let budget = MAX_BISECT_INSERTS
-          const attempt = (part: ReadonlyArray<EncodedRow>): Effect.Effect<void, SinkError> =>
-            insert(part).pipe(
-              Effect.catchAll((error) => {
-                const code = exceptionCode(error)
-                if (code === undefined || !ROW_REFUSED.has(code)) return Effect.fail(classify(error, target, `inserting into ${target.table}`))
-                if (part.length === 1) {
-                  rejected.push({ event: part[0]!.event, reason: classify(error, target, `inserting event ${part[0]!.event.id}`).message })
-                  return Effect.void
-                }
-                budget -= 2
-                if (budget < 0) return Effect.fail(classify(error, target, `inserting into ${target.table}`))
-                const half = Math.ceil(part.length / 2)
-                return Effect.zipRight(attempt(part.slice(0, half)), attempt(part.slice(half)))
-              })
-            )
-          yield* attempt(rows)
-          return rejected
-        })
+      const refusedRows: RefusedRowSearch<EncodedRow> = {
+        write: insert,
+        isRefusal: (error) => ROW_REFUSED.has(exceptionCode(error) ?? -1),
+        locate: () => undefined,
+        reason: (error, row) => classify(error, target, `inserting event ${row.event.id}`).message,
+        failed: (error) => classify(error, target, `inserting into ${target.table}`),
+        exhausted: (error) => classify(error, target, `inserting into ${target.table} (more rows refused than ${MAX_BISECT_INSERTS} inserts could find)`),
+        maxWrites: MAX_BISECT_INSERTS
+      }
 
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
@@ -106,7 +92,7 @@ export const ClickHouseSink = defineSink({
           yield* ensureTable
           const rows = batch.events.map((event: ExportEvent) => encodeRow(plan, event, batch.fields?.(event)))
           const chunks = chunkBySize(rows, (row) => row.bytes, config.maxBytes)
-          const rejected = yield* Effect.forEach(chunks, insertChunk, { concurrency: 1 })
+          const rejected = yield* Effect.forEach(chunks, (chunk) => writeSettingAsideRefused(refusedRows, chunk), { concurrency: 1 })
           return { rejected: rejected.flat() }
         })
 
