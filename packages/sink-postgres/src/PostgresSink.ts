@@ -1,7 +1,8 @@
-import { type ExportEvent, type RejectedEvent, type Sink, SinkError, Secrets, chunkBySize, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RefusedRowSearch, type RejectedEvent, type Sink, Secrets, untilSucceeded, writeSettingAsideRefused, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import { type ConnectionSettings, describeTarget, sqlstateOf, urlIssues } from "@featbit-export/source-postgres"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import { Readable } from "node:stream"
@@ -10,13 +11,14 @@ import type pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
 import { checkSink } from "./Check.js"
 import { openPool } from "./Client.js"
+import { copyChunks, copyPieces } from "./CopyChunks.js"
 import { PostgresSinkConfig } from "./Config.js"
 import { PLUGIN, type Target, classify, isRowRefusal, refusedCopyLine } from "./Errors.js"
 import { type CopyLine, copyLine, rowObject } from "./Rows.js"
 import { createTableSql, qualifiedName, quoteIdentifier } from "./Table.js"
 
 /** Transactions tried while setting aside the rows PostgreSQL refuses in one chunk, before the chunk counts as refused. */
-const MAX_REFUSAL_ATTEMPTS = 64
+const MAX_REFUSAL_WRITES = 128
 
 /** Each transaction's own staging table; ON COMMIT DROP, so a connection never carries one into the next batch. */
 const STAGING = quoteIdentifier("featbit_export_staging")
@@ -89,55 +91,42 @@ export const PostgresSink = defineSink({
           : Effect.void
       )
 
-      /** One transaction: COPY these lines into the staging table, then move what the table lacks. The raw error on failure. */
-      const transaction = (lines: ReadonlyArray<CopyLine>) =>
+      /** One transaction: COPY this text into the staging table, then move what the table lacks. The raw error on failure. */
+      const transaction = (text: Iterable<Buffer>) =>
         withConnection(async (client) => {
           await client.query(begin)
-          await pipeline(Readable.from([Buffer.from(lines.map((line) => line.line).join(""))]), client.query(copyFrom(copy)))
+          await pipeline(Readable.from(text), client.query(copyFrom(copy)))
           await client.query(move)
         })
 
       /**
-       * Writes a chunk; when PostgreSQL refuses a row's value, sets that row aside for the dead-letter file and
-       * writes the rest again: COPY names the refused line, other refusals (a CHECK, a NOT NULL of the table)
-       * are found by halves. Too many refusals: the table, not the rows, is wrong, and the batch fails for good.
+       * When PostgreSQL refuses a row's value, that row is set aside for the dead-letter file and the rest written
+       * again: COPY names the refused line; other refusals (a CHECK, a NOT NULL of the table) are found by halves.
        */
-      const writeChunk = (lines: ReadonlyArray<CopyLine>) =>
-        Effect.gen(function* () {
-          const rejected: Array<RejectedEvent> = []
-          let budget = MAX_REFUSAL_ATTEMPTS
-          const reject = (line: CopyLine, error: unknown) =>
-            rejected.push({ event: line.event, reason: classify(error, target, `writing event ${line.event.id}`).message })
-          const attempt = (part: ReadonlyArray<CopyLine>): Effect.Effect<void, SinkError> =>
-            part.length === 0
-              ? Effect.void
-              : transaction(part).pipe(
-                  Effect.catchAll((error) => {
-                    if (!isRowRefusal(error)) return Effect.fail(classify(error, target, `writing ${part.length} events into ${target.table}`))
-                    if (part.length === 1) return Effect.sync(() => reject(part[0]!, error))
-                    budget -= 1
-                    if (budget < 0) return Effect.fail(classify(error, target, `writing into ${target.table} (more rows refused than ${MAX_REFUSAL_ATTEMPTS})`))
-                    const line = refusedCopyLine(error)
-                    if (line !== undefined && line >= 1 && line <= part.length) {
-                      reject(part[line - 1]!, error)
-                      return attempt([...part.slice(0, line - 1), ...part.slice(line)])
-                    }
-                    const half = Math.ceil(part.length / 2)
-                    return Effect.zipRight(attempt(part.slice(0, half)), attempt(part.slice(half)))
-                  })
-                )
-          yield* attempt(lines)
-          return rejected
-        })
+      const refusedRows: RefusedRowSearch<CopyLine> = {
+        write: (lines) => transaction(copyPieces(lines)),
+        isRefusal: isRowRefusal,
+        locate: (error) => {
+          const line = refusedCopyLine(error)
+          return line === undefined ? undefined : line - 1
+        },
+        reason: (error, line) => classify(error, target, `writing event ${line.event.id}`).message,
+        failed: (error, lines) => classify(error, target, `writing ${lines.length} events into ${target.table}`),
+        exhausted: (error) => classify(error, target, `writing into ${target.table} (more rows refused than ${MAX_REFUSAL_WRITES} transactions could set aside)`),
+        maxWrites: MAX_REFUSAL_WRITES
+      }
 
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
           if (batch.events.length === 0) return { rejected: [] }
           yield* ensureTable
-          const lines = batch.events.map((event: ExportEvent) => copyLine(plan, event, batch.fields?.(event)))
-          const chunks = chunkBySize(lines, (line) => line.bytes, config.maxBytes)
-          const rejected = yield* Effect.forEach(chunks, writeChunk, { concurrency: 1 })
-          return { rejected: rejected.flat() }
+          const encode = (event: ExportEvent) => copyLine(plan, event, batch.fields?.(event))
+          const rejected: Array<RejectedEvent> = []
+          for (const chunk of copyChunks(batch.events, encode, config.maxBytes)) {
+            const streamed = yield* Effect.either(transaction(chunk.text))
+            if (Either.isLeft(streamed)) rejected.push(...(yield* writeSettingAsideRefused(refusedRows, chunk.lines(), { error: streamed.left })))
+          }
+          return { rejected }
         })
 
       return {

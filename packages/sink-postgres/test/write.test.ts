@@ -58,6 +58,17 @@ describe("sink-postgres writes", () => {
     expect(await counts(db, schema)).toEqual({ rows: events.length - 1, ids: events.length - 1 })
   })
 
+  it("finds the rows a CHECK of the table refuses (no COPY line names them) by halves, and dead-letters only those", async () => {
+    const schema = await freshSchema(db)
+    await db.pool.query(`ALTER TABLE ${pg.escapeIdentifier(schema)}.featbit_events ADD CONSTRAINT no_blocked_users CHECK (user_key <> 'blocked')`)
+    const events = sampleEvents(5_000, 44)
+    const blocked = [17, 2_500, 4_999].map((i) => (events[i] = { ...events[i]!, user: { ...events[i]!.user, keyId: "blocked" } }))
+    const result = await run(Effect.flatMap(openSink(sinkConfig(db, schema)), (sink) => sink.write({ events, sequence: 0 })))
+    expect(result.rejected.map((r) => r.event.id).sort()).toEqual(blocked.map((event) => event.id).sort())
+    expect(result.rejected[0]!.reason).toMatch(/no_blocked_users/)
+    expect(await counts(db, schema)).toEqual({ rows: events.length - 3, ids: events.length - 3 })
+  })
+
   it("retries a batch whose connection was terminated mid-batch: nothing lost, nothing twice", async () => {
     const schema = await freshSchema(db)
     // The second insert (second chunk) sleeps in the server, so the test can terminate it there: the first
