@@ -1,7 +1,7 @@
 import { chunkBySize, planColumns } from "@featbit-export/core"
 import { copyLine } from "@featbit-export/sink-postgres"
 import { describe, expect, it } from "vitest"
-import { copyChunks } from "../src/CopyChunks.js"
+import { type CopyChunk, copyChunks } from "../src/CopyChunks.js"
 import { sampleEvents } from "./support.js"
 
 const plan = planColumns(undefined)
@@ -31,7 +31,7 @@ describe("copyChunks", () => {
     const events = sampleEvents(2_000, 72)
     const { encoded, encode } = encodeCounting()
     const chunks = copyChunks(events, encode, 1024 * 1024)
-    const first = chunks.next().value!
+    const first = chunks.next().value as CopyChunk
     expect(encoded.length).toBe(0)
     const pieces = first.text[Symbol.iterator]()
     const piece = pieces.next().value!
