@@ -1,40 +1,44 @@
 import type { ExportEvent } from "@featbit-export/core"
 import type { CopyLine } from "./Rows.js"
 
-/** COPY data is sent in pieces of about this many characters: few enough messages, small enough to overlap. */
-const PIECE_CHARS = 64 * 1024
+/** COPY data is sent in pieces of about this many bytes: few enough messages, small enough to overlap. */
+const PIECE_BYTES = 64 * 1024
 
-/** One chunk of a batch: the lines encoded so far, and the COPY text that encodes the rest as it is read. */
+/** One chunk of a batch: its COPY text, encoded as it is read, and its lines again for a chunk whose COPY failed. */
 export interface CopyChunk {
   /** The chunk's COPY text in pieces, each line encoded only when the COPY asks for it; each reading is the whole chunk. */
   readonly text: Iterable<Buffer>
-  /** Every line of the chunk, encoding what `text` did not reach (a COPY that failed part way). */
+  /** Every line of the chunk, encoded again: only a chunk whose transaction failed needs them. */
   readonly lines: () => ReadonlyArray<CopyLine>
 }
 
-/** Lines of COPY text in pieces for the COPY stream. */
+/** Lines of COPY text in pieces for the COPY stream, each line written straight into its piece. */
 export function* copyPieces(lines: Iterable<CopyLine>): Generator<Buffer> {
-  let piece = ""
-  for (const { line } of lines) {
-    piece += line
-    if (piece.length >= PIECE_CHARS) {
-      yield Buffer.from(piece)
-      piece = ""
+  let piece = Buffer.allocUnsafe(PIECE_BYTES)
+  let used = 0
+  for (const { line, bytes } of lines) {
+    if (used + bytes > piece.length) {
+      if (used > 0) yield piece.subarray(0, used)
+      // A piece is never reused: the socket may still hold the last one.
+      piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, bytes))
+      used = 0
     }
+    used += piece.write(line, used)
   }
-  if (piece !== "") yield Buffer.from(piece)
+  if (used > 0) yield piece.subarray(0, used)
 }
 
 /**
  * A batch's events as chunks of COPY lines of at most `maxBytes` each (chunkBySize's rule: a line larger than
  * `maxBytes` goes alone). Lines are encoded while the COPY reads them, so Node encodes the next lines while
- * PostgreSQL parses the last: encoding a whole batch before sending any of it took as long as the COPY itself.
+ * PostgreSQL parses the last (encoding a whole batch before sending any of it took as long as the COPY itself),
+ * and a line is garbage once it is in its piece: a chunk keeps its events, not its text.
  */
 export const copyChunks = function* (events: ReadonlyArray<ExportEvent>, encode: (event: ExportEvent) => CopyLine, maxBytes: number): Generator<CopyChunk> {
   let next = 0
   let carried: CopyLine | undefined
   while (carried !== undefined || next < events.length) {
-    const lines: Array<CopyLine> = []
+    const taken: Array<ExportEvent> = []
     let bytes = 0
     let full = false
     /** The chunk's next line, or undefined when it is full (the line that did not fit opens the next chunk) or the events are done. */
@@ -42,29 +46,34 @@ export const copyChunks = function* (events: ReadonlyArray<ExportEvent>, encode:
       if (full) return undefined
       const line = carried ?? (next < events.length ? encode(events[next++]!) : undefined)
       carried = undefined
-      if (line === undefined || (lines.length > 0 && bytes + line.bytes > maxBytes)) {
+      if (line === undefined || (taken.length > 0 && bytes + line.bytes > maxBytes)) {
         carried = line
         full = true
         return undefined
       }
-      lines.push(line)
+      taken.push(line.event)
       bytes += line.bytes
       return line
     }
-    // The lines encoded already, then the rest as they are encoded: every line of the chunk, however it was read.
+    // The lines taken already (encoded again), then the rest as they are taken: the whole chunk, however it was read.
     const all = function* (): Generator<CopyLine> {
       for (let i = 0; ; i++) {
-        const line = i < lines.length ? lines[i] : take()
+        const line = i < taken.length ? encode(taken[i]!) : take()
         if (line === undefined) return
         yield line
       }
     }
     const finish = () => {
       while (take() !== undefined);
-      return lines
     }
-    yield { text: { [Symbol.iterator]: () => copyPieces(all()) }, lines: finish }
-    // The caller may not have read the chunk (an error before its COPY began): its lines are still this chunk's.
+    yield {
+      text: { [Symbol.iterator]: () => copyPieces(all()) },
+      lines: () => {
+        finish()
+        return taken.map(encode)
+      }
+    }
+    // The caller may not have read the chunk (an error before its COPY began): its events are still this chunk's.
     finish()
   }
 }

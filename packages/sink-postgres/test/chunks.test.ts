@@ -42,6 +42,7 @@ describe("copyChunks", () => {
     expect(piece.toString()).toBe(lines.slice(0, piece.toString().split("\n").length - 1).map((line) => line.line).join(""))
     const rest = [...chunks].flatMap((chunk) => chunk.lines())
     expect([...lines, ...rest].map((line) => line.event.id)).toEqual(events.map((event) => event.id))
-    expect(encoded).toEqual(events.map((event) => event.id))
+    // Every event in order (the lines of a failed chunk are encoded again: a chunk keeps its events, not its text).
+    expect([...new Set(encoded)]).toEqual(events.map((event) => event.id))
   })
 })
