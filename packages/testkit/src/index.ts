@@ -28,3 +28,5 @@ export * from "./liveConformance.js"
 // What a source's late-row check costs, for benchmarks: `@featbit-export/testkit/measure` (no vitest needed).
 /** A ClickHouse HTTP interface in front of an embedded engine (chDB), with fault injection. */
 export * from "./clickhouse/index.js"
+/** SIGKILL tests: the built runner with one sink in a child process, killed while it exports. */
+export * from "./runnerKills.js"
