@@ -12,6 +12,7 @@ import { Readable } from "node:stream"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Timestamp, decodeFeatBitRow, planColumns } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
+import { pairedRounds } from "@featbit-export/testkit/bench"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -79,25 +80,12 @@ try {
   }
   const countOf = async (table) => Number((await client.query(`SELECT count(*) AS n, count(DISTINCT id) AS d FROM public.${pg.escapeIdentifier(table)}`)).rows[0].n)
 
-  const sinkMs = []
-  const plainMs = []
-  await runSink() // warm-up
-  await runPlain()
-  for (let round = 0; round < rounds; round++) {
-    if (round % 2 === 0) {
-      sinkMs.push(await runSink())
-      plainMs.push(await runPlain())
-    } else {
-      plainMs.push(await runPlain())
-      sinkMs.push(await runSink())
-    }
-  }
+  const timings = await pairedRounds({ rounds, subject: runSink, baseline: runPlain })
   if ((await countOf("sink")) !== events.length || (await countOf("plain")) !== events.length) throw new Error("a run did not store every event")
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
   const rate = (ms) => Math.round(events.length / (ms / 1000))
-  const ratio = rate(median(sinkMs)) / rate(median(plainMs))
+  const { ratio } = timings
   console.log(
-    `sink-postgres throughput: ${events.length} events, batches of ${batchSize}, one at a time, median of ${rounds}: sink ${rate(median(sinkMs))} ev/s, bare COPY ${rate(median(plainMs))} ev/s, ratio ${ratio.toFixed(2)} (target >= 0.7) [sink ms ${sinkMs.map(Math.round).join("/")}, bare ms ${plainMs.map(Math.round).join("/")}]`
+    `sink-postgres throughput: ${events.length} events, batches of ${batchSize}, one at a time, median of ${rounds}: sink ${rate(timings.subjectMedianMs)} ev/s, bare COPY ${rate(timings.baselineMedianMs)} ev/s, ratio ${ratio.toFixed(2)} (target >= 0.7) [sink ms ${timings.subjectMs.map(Math.round).join("/")}, bare ms ${timings.baselineMs.map(Math.round).join("/")}]`
   )
   failed = ratio < 0.7
 } finally {
