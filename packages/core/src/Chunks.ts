@@ -20,3 +20,25 @@ export const chunkBySize = <A>(items: ReadonlyArray<A>, sizeOf: (item: A) => num
   if (current.length > 0) chunks.push(current)
   return chunks
 }
+
+/** Bytes are sent in pieces of about this size: few enough writes, small enough to overlap with the reader. */
+const PIECE_BYTES = 64 * 1024
+
+/**
+ * Encoded lines as Buffers of about 64 KiB for a request or COPY stream, each line written straight into its
+ * piece: no string of the whole body is ever built (joining then encoding one copied every byte twice).
+ */
+export function* linesInPieces(lines: Iterable<{ readonly line: string; readonly bytes: number }>): Generator<Buffer> {
+  let piece = Buffer.allocUnsafe(PIECE_BYTES)
+  let used = 0
+  for (const { line, bytes } of lines) {
+    if (used + bytes > piece.length) {
+      if (used > 0) yield piece.subarray(0, used)
+      // A piece is never reused: the socket may still hold the last one.
+      piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, bytes))
+      used = 0
+    }
+    used += piece.write(line, used)
+  }
+  if (used > 0) yield piece.subarray(0, used)
+}

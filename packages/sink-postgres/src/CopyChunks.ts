@@ -1,8 +1,5 @@
-import type { ExportEvent } from "@featbit-export/core"
+import { type ExportEvent, linesInPieces } from "@featbit-export/core"
 import type { CopyLine } from "./Rows.js"
-
-/** COPY data is sent in pieces of about this many bytes: few enough messages, small enough to overlap. */
-const PIECE_BYTES = 64 * 1024
 
 /** One chunk of a batch: its COPY text, encoded as it is read, and its lines again for a chunk whose COPY failed. */
 export interface CopyChunk {
@@ -10,22 +7,6 @@ export interface CopyChunk {
   readonly text: Iterable<Buffer>
   /** Every line of the chunk, encoded again: only a chunk whose transaction failed needs them. */
   readonly lines: () => ReadonlyArray<CopyLine>
-}
-
-/** Lines of COPY text in pieces for the COPY stream, each line written straight into its piece. */
-export function* copyPieces(lines: Iterable<CopyLine>): Generator<Buffer> {
-  let piece = Buffer.allocUnsafe(PIECE_BYTES)
-  let used = 0
-  for (const { line, bytes } of lines) {
-    if (used + bytes > piece.length) {
-      if (used > 0) yield piece.subarray(0, used)
-      // A piece is never reused: the socket may still hold the last one.
-      piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, bytes))
-      used = 0
-    }
-    used += piece.write(line, used)
-  }
-  if (used > 0) yield piece.subarray(0, used)
 }
 
 /**
@@ -67,7 +48,7 @@ export const copyChunks = function* (events: ReadonlyArray<ExportEvent>, encode:
       while (take() !== undefined);
     }
     yield {
-      text: { [Symbol.iterator]: () => copyPieces(all()) },
+      text: { [Symbol.iterator]: () => linesInPieces(all()) },
       lines: () => {
         finish()
         return taken.map(encode)

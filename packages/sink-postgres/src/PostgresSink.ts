@@ -1,4 +1,4 @@
-import { type ExportEvent, type RefusedRowSearch, type RejectedEvent, type Sink, Secrets, untilSucceeded, writeSettingAsideRefused, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RefusedRowSearch, type RejectedEvent, type Sink, Secrets, untilSucceeded, linesInPieces, writeSettingAsideRefused, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import { type ConnectionSettings, describeTarget, sqlstateOf, urlIssues } from "@featbit-export/source-postgres"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,7 +11,7 @@ import type pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
 import { checkSink } from "./Check.js"
 import { openPool } from "./Client.js"
-import { copyChunks, copyPieces } from "./CopyChunks.js"
+import { copyChunks } from "./CopyChunks.js"
 import { PostgresSinkConfig } from "./Config.js"
 import { PLUGIN, type Target, classify, isRowRefusal, refusedCopyLine } from "./Errors.js"
 import { type CopyLine, copyLine, rowObject } from "./Rows.js"
@@ -104,7 +104,7 @@ export const PostgresSink = defineSink({
        * again: COPY names the refused line; other refusals (a CHECK, a NOT NULL of the table) are found by halves.
        */
       const refusedRows: RefusedRowSearch<CopyLine> = {
-        write: (lines) => transaction(copyPieces(lines)),
+        write: (lines) => transaction(linesInPieces(lines)),
         isRefusal: isRowRefusal,
         locate: (error) => {
           const line = refusedCopyLine(error)
