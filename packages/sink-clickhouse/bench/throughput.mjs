@@ -1,7 +1,8 @@
 // Sink throughput into an embedded ClickHouse (chDB) against a bare `client.insert({ format: "JSONEachRow" })`
 // of the same rows (already shaped, outside the timer) into a table of the same layout, in the same run and
-// the same engine: pages of 10,000 production-shaped events (generate source), 4 at once, median of 3 rounds,
-// alternating. The sink's extra work is shaping each row, the byte bound and the dedup token.
+// the same engine: pages of 10,000 production-shaped events (generate source), 4 at once, median of 5 rounds,
+// alternating, the events starting an hour ago. The sink's extra work is shaping each row, the byte bound
+// and the dedup token. Exits 1 when the ratio sink/bare is under 0.7.
 //   node packages/sink-clickhouse/bench/throughput.mjs [events=100000]
 // Build first: npx tsc -b packages/sink-clickhouse (at the root).
 import { mkdtempSync, rmSync } from "node:fs"
@@ -9,8 +10,9 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { createClient } from "@clickhouse/client"
-import { decodeFeatBitRow, planColumns } from "@featbit-export/core"
+import { Timestamp, decodeFeatBitRow, planColumns } from "@featbit-export/core"
 import { generateRows } from "@featbit-export/source-generate"
+import { pairedRounds } from "@featbit-export/testkit/bench"
 import { createChdbConnection } from "chdb/connection"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -22,11 +24,13 @@ const { ClickHouseSink, createTableSql, rowObject } = await import(pathToFileURL
 const count = Number(process.argv[2] ?? 100_000)
 const pageSize = 10_000
 const inFlight = 4
-const rounds = 3
+const rounds = 5
 const folder = mkdtempSync(path.join(tmpdir(), "featbit-export-bench-ch-"))
 const client = createClient({ connection: createChdbConnection({ path: folder }) })
 
-const events = [...generateRows({ count, seed: 1 })].flatMap((row) => Either.match(decodeFeatBitRow(row), { onLeft: () => [], onRight: (e) => [e] }))
+// Production-shaped timestamps: the events start an hour ago.
+const start = Timestamp.fromMillis(Date.now() - 3_600_000)
+const events = [...generateRows({ count, seed: 1, start })].flatMap((row) => Either.match(decodeFeatBitRow(row), { onLeft: () => [], onRight: (e) => [e] }))
 const batches = []
 for (let i = 0; i < events.length; i += pageSize) batches.push({ events: events.slice(i, i + pageSize), sequence: i / pageSize })
 const plan = planColumns(undefined)
@@ -68,25 +72,16 @@ const runPlain = async () => {
 }
 const countOf = async (table) => Number(((await (await client.query({ query: `SELECT count() AS n FROM bench.${table}`, format: "JSONEachRow" })).json())[0]).n)
 
-const sinkMs = []
-const plainMs = []
-await runSink() // warm-up
-await runPlain()
-for (let round = 0; round < rounds; round++) {
-  if (round % 2 === 0) {
-    sinkMs.push(await runSink())
-    plainMs.push(await runPlain())
-  } else {
-    plainMs.push(await runPlain())
-    sinkMs.push(await runSink())
-  }
-}
+const timings = await pairedRounds({ rounds, subject: runSink, baseline: runPlain })
 if ((await countOf("sink")) !== events.length || (await countOf("plain")) !== events.length) throw new Error("a run did not store every event")
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const rate = (ms) => Math.round(events.length / (ms / 1000))
-const ratio = rate(median(sinkMs)) / rate(median(plainMs))
+const { ratio } = timings
 console.log(
-  `sink-clickhouse throughput: ${events.length} events (${users} users), pages of ${pageSize}, ${inFlight} in flight, chDB: sink ${rate(median(sinkMs))} ev/s, bare insert ${rate(median(plainMs))} ev/s, ratio ${ratio.toFixed(2)} (target >= 0.7) [sink ms ${sinkMs.map(Math.round).join("/")}, bare ms ${plainMs.map(Math.round).join("/")}]`
+  `sink-clickhouse throughput: ${events.length} events (${users} users), pages of ${pageSize}, ${inFlight} in flight, chDB: sink ${rate(timings.subjectMedianMs)} ev/s, bare insert ${rate(timings.baselineMedianMs)} ev/s, ratio ${ratio.toFixed(2)} (target >= 0.7) [sink ms ${timings.subjectMs.map(Math.round).join("/")}, bare ms ${timings.baselineMs.map(Math.round).join("/")}]`
 )
 await client.close()
 rmSync(folder, { recursive: true, force: true })
+if (ratio < 0.7) {
+  console.error("sink-clickhouse throughput: the sink is under 0.7 of a bare insert")
+  process.exitCode = 1
+}

@@ -60,7 +60,7 @@ export const ClickHouseSink = defineSink({
           try: async (signal) => {
             const result = await connection.client.exec({
               query: insertSql,
-              values: Readable.from([Buffer.from(rows.map((row) => row.line).join(""))]),
+              values: Readable.from(rows.map((row) => row.line)),
               abort_signal: signal,
               clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: dedupToken(rows), async_insert: 0 }
             })

@@ -50,6 +50,8 @@ describe("writing over HTTP", () => {
     const database = await freshDatabase()
     // The generator stamps milliseconds; FeatBit's SDKs send microseconds too.
     const batch = events(200, 42).map((e, i) => (i % 2 === 0 ? ({ ...e, timestamp: e.timestamp.slice(0, 23) + String(100 + i).padStart(3, "0") + "Z" } as ExportEvent) : e))
+    // Text a JSON column must keep as written: quotes, backslashes, control characters, astral characters.
+    batch[7] = { ...batch[7]!, properties: { note: 'say "hi"\\ there\n\ttab \u0001 \u{1f680} été', nested: { list: [1, 2.5, null, true] } } }
     await Effect.runPromise(Effect.scoped(Effect.flatMap(openSink({ url: `chdb:${engineFolder()}`, database }), (sink) => sink.write({ events: batch, sequence: 0 }))))
     const stored = await rowsOf<Record<string, unknown>>(
       `SELECT toString(id) AS id, toString(timestamp) AS ts, flag_key, numeric_value, properties, send_to_experiment FROM ${database}.featbit_events`
@@ -65,6 +67,8 @@ describe("writing over HTTP", () => {
       expect(row["flag_key"]).toBe(shown["flag_key"])
       expect(row["numeric_value"]).toBe(shown["numeric_value"])
       expect(JSON.parse(String(row["properties"]))).toEqual(event.properties)
+      // Sent as an object, stored as its text: the same text preview shows.
+      expect(row["properties"]).toBe(shown["properties"])
     }
   })
 
