@@ -42,3 +42,23 @@ export function* linesInPieces(lines: Iterable<{ readonly line: string; readonly
   }
   if (used > 0) yield piece.subarray(0, used)
 }
+
+/**
+ * Encoded lines as strings of about 64 Ki characters, for a client that takes text: an HTTP body then needs
+ * a write per piece, not per line, and an in-process engine (chDB) that wants one string gets it without a
+ * round trip through Buffers.
+ */
+export function* linesInTextPieces(lines: Iterable<{ readonly line: string }>): Generator<string> {
+  let piece: Array<string> = []
+  let length = 0
+  for (const { line } of lines) {
+    piece.push(line)
+    length += line.length
+    if (length >= PIECE_BYTES) {
+      yield piece.join("")
+      piece = []
+      length = 0
+    }
+  }
+  if (piece.length > 0) yield piece.join("")
+}

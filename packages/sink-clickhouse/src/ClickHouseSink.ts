@@ -1,4 +1,4 @@
-import { type ExportEvent, type RefusedRowSearch, type Sink, chunkBySize, writeSettingAsideRefused, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
+import { type ExportEvent, type RefusedRowSearch, type Sink, chunkBySize, linesInTextPieces, writeSettingAsideRefused, untilSucceeded, columnRenameIssues, defineSink, EVENT_ROW_MAPPABLE, planColumns } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { Readable } from "node:stream"
@@ -60,7 +60,7 @@ export const ClickHouseSink = defineSink({
           try: async (signal) => {
             const result = await connection.client.exec({
               query: insertSql,
-              values: Readable.from(rows.map((row) => row.line)),
+              values: Readable.from(linesInTextPieces(rows)),
               abort_signal: signal,
               clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: dedupToken(rows), async_insert: 0 }
             })
