@@ -83,6 +83,27 @@ export interface Connection {
 }
 
 /**
+ * A pg Pool opened in the scope and ended when the scope closes, with `extra` pool settings. Errors of idle
+ * connections are swallowed (unhandled, they would crash the process); the next query gets a fresh connection.
+ * `unreadable`: the failure when the TLS files cannot be read (`why`: the file system's message).
+ */
+export const scopedPool = <E>(settings: ConnectionSettings, baseDir: string, extra: pg.PoolConfig, unreadable: (why: string, error: unknown) => E) =>
+  Effect.gen(function* () {
+    const config = yield* Effect.try({
+      try: () => poolConfig(settings, baseDir),
+      catch: (error) => unreadable((error as Error).message, error)
+    })
+    return yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new pg.Pool({ ...config, ...extra })
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end().catch(() => undefined))
+    )
+  })
+
+/**
  * Opens a pg Pool in the scope and closes it when the scope closes. The pool replaces a connection that died
  * (server restart, pg_terminate_backend): the failing query is classified transient, the engine reads again,
  * and the next query gets a fresh connection. Errors of idle connections are swallowed here (they would
@@ -90,18 +111,7 @@ export interface Connection {
  */
 export const openConnection = (settings: ConnectionSettings, context: ErrorContext, baseDir: string) =>
   Effect.gen(function* () {
-    const config = yield* Effect.try({
-      try: () => poolConfig(settings, baseDir),
-      catch: (error) => SourceError.fatal(PLUGIN, `cannot read the TLS files of the postgres source (${(error as Error).message}); fix tls`, error)
-    })
-    const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const created = new pg.Pool(config)
-        created.on("error", () => {})
-        return created
-      }),
-      (open) => Effect.promise(() => open.end().catch(() => undefined))
-    )
+    const pool = yield* scopedPool(settings, baseDir, {}, (why, error) => SourceError.fatal(PLUGIN, `cannot read the TLS files of the postgres source (${why}); fix tls`, error))
     const query: Query = <R extends object>(sql: string, params: ReadonlyArray<unknown>, doing: string) =>
       Effect.tryPromise({
         try: () => pool.query<R & pg.QueryResultRow>(sql, params as Array<unknown>).then((result) => result.rows as ReadonlyArray<R>),

@@ -23,7 +23,7 @@ import { type ReadSettings, makeReader } from "./Read.js"
 import { urlIssues } from "./Url.js"
 
 export { type CheckTarget, type IndexInfo, REQUIRED_COLUMNS, indexAdvice, servesKeyset } from "./Check.js"
-export { type ConnectionSettings, describeTarget, poolConfig } from "./Client.js"
+export { type ConnectionSettings, describeTarget, poolConfig, scopedPool } from "./Client.js"
 export { type ErrorContext, classify, isTransientPgError, redact, sqlstateOf } from "./Errors.js"
 export { urlIssues } from "./Url.js"
 export { type PgRow, type ReadSettings, SELECT_LIST, STORE_TIME_SQL, TS_TEXT, countSql, decodePage, makeReader, pageSql, rowOf, toPgTime } from "./Read.js"
