@@ -1,0 +1,8 @@
+/** Where a batch's events go: one object per environment and date, named from their time range and ids. */
+export { type ObjectGroup, normalizePrefix, objectGroups } from "./Layout.js"
+/** The columns every file holds. */
+export { FILE_COLUMNS, fileRow } from "./FileRows.js"
+/** File formats: Parquet (DuckDB) and gzipped NDJSON. */
+export { type FileFormat } from "./FileFormat.js"
+export { openParquet } from "./Parquet.js"
+export { ndjsonGzip } from "./NdjsonGzip.js"
