@@ -6,3 +6,8 @@ export { FILE_COLUMNS, fileRow } from "./FileRows.js"
 export { type FileFormat } from "./FileFormat.js"
 export { openParquet } from "./Parquet.js"
 export { ndjsonGzip } from "./NdjsonGzip.js"
+/** The port an object-storage sink implements, and the write every one of them shares. */
+export { type ObjectStore } from "./ObjectStore.js"
+export { type WrittenObject, objectWriter } from "./ObjectWriter.js"
+/** The keys every object-storage sink shares. */
+export { DEFAULT_PREFIX, ObjectSinkKeys, openFormat } from "./ObjectSinkKeys.js"

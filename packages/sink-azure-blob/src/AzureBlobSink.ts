@@ -1,0 +1,48 @@
+import { EVENT_ROW_MAPPABLE, SinkError, type Sink, defineSink } from "@featbit-export/core"
+import { FILE_COLUMNS, fileRow, normalizePrefix, objectWriter, openFormat } from "@featbit-export/object-storage"
+import * as Effect from "effect/Effect"
+import { checkContainer } from "./Check.js"
+import { containerStore, openContainer } from "./Client.js"
+import { AzureBlobSinkConfig } from "./Config.js"
+import { PLUGIN } from "./Errors.js"
+
+/**
+ * `type: azure-blob`: each batch as Parquet or gzipped NDJSON objects in Hive partitions, created only when
+ * complete and never over another; a retried batch finds its objects by key.
+ */
+export const AzureBlobSink = defineSink({
+  type: PLUGIN,
+  description:
+    "Azure Blob Storage: Parquet (UTC microsecond timestamps) or gzipped NDJSON objects under <prefix>/env_id=.../date=.../, named from their events, created only whole (If-None-Match: *)",
+  config: AzureBlobSinkConfig,
+  configIssues: (config) => {
+    const ways = [config.connectionString !== undefined, config.accountKey !== undefined, config.sasToken !== undefined].filter(Boolean).length
+    if (ways !== 1) return [{ path: ["connectionString"], message: "give exactly one of connectionString, accountKey (with accountUrl) or sasToken (with accountUrl)" }]
+    if (config.connectionString === undefined && config.accountUrl === undefined)
+      return [{ path: ["accountUrl"], message: "accountKey and sasToken need accountUrl (https://<account>.blob.core.windows.net)" }]
+    return []
+  },
+  mappable: EVENT_ROW_MAPPABLE,
+  render: (config) => (event, fields) => {
+    const row = fileRow(event, fields)
+    return {
+      partition: `${normalizePrefix(config.prefix)}env_id=${encodeURIComponent(event.envId)}/date=${event.timestamp.slice(0, 10)}/`,
+      ...Object.fromEntries(FILE_COLUMNS.map((column) => [column.name, row[column.name]]))
+    }
+  },
+  make: (config) =>
+    Effect.gen(function* () {
+      const { container, target } = yield* Effect.try({
+        try: () => openContainer(config),
+        catch: (error) => SinkError.fatal(PLUGIN, `cannot use the azure-blob credentials (${(error as Error).message.split("\n")[0]}); fix connectionString or accountUrl`, error)
+      })
+      const format = yield* openFormat(config.format)
+      const write = objectWriter({
+        store: containerStore(container, target, config.requestTimeout),
+        format,
+        prefix: config.prefix,
+        encodeFailed: (error) => SinkError.fatal(PLUGIN, `could not encode a ${format.name} file (${(error as Error).message}); this is a bug, report it`, error)
+      })
+      return { write, check: checkContainer(container, target, config.prefix), maxInFlight: 4 } satisfies Sink
+    })
+})
