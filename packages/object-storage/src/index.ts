@@ -11,3 +11,5 @@ export { type ObjectStore } from "./ObjectStore.js"
 export { type WrittenObject, objectWriter } from "./ObjectWriter.js"
 /** The keys every object-storage sink shares. */
 export { DEFAULT_PREFIX, ObjectSinkKeys, openFormat } from "./ObjectSinkKeys.js"
+/** Reading a Parquet object back (tests, benchmarks). */
+export { readParquet } from "./ParquetReader.js"

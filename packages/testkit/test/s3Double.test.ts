@@ -443,6 +443,19 @@ describe("S3 double: scripted faults", () => {
     expect([...double.objects(BUCKET).keys()]).toEqual(["a"])
   })
 
+  it("perKey counts each key's tries on its own: every object's first N tries fail, in any interleaving", async () => {
+    const s3 = client({ maxAttempts: 1 })
+    double.fault({ operation: "PutObject", count: 2, perKey: true }, { status: 503, code: "SlowDown" })
+    await expectS3Error(put(s3, "a"), "SlowDown", 503)
+    await expectS3Error(put(s3, "b"), "SlowDown", 503)
+    await expectS3Error(put(s3, "a"), "SlowDown", 503)
+    await put(s3, "a")
+    await expectS3Error(put(s3, "b"), "SlowDown", 503)
+    await put(s3, "b")
+    await expectS3Error(put(s3, "c"), "SlowDown", 503)
+    expect([...double.objects(BUCKET).keys()].sort()).toEqual(["a", "b"])
+  })
+
   it("a fault on one operation or prefix leaves the others alone", async () => {
     const s3 = client({ maxAttempts: 1 })
     double.fault({ operation: "UploadPart", count: Infinity }, { status: 503, code: "SlowDown" })

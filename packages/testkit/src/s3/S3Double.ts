@@ -93,6 +93,11 @@ export interface S3FaultMatch {
   readonly keyPrefix?: string
   /** How many of the next matching requests get the fault (default 1; `Infinity` for all). */
   readonly count?: number
+  /**
+   * Count per key instead of in all: the first `count` tries of every object fail, as a throttled prefix refuses
+   * each retry a few times. Without it, parallel uploads of one batch share the count.
+   */
+  readonly perKey?: boolean
 }
 
 export interface S3DoubleOptions {
@@ -384,7 +389,7 @@ export const startS3Double = async (options: S3DoubleOptions = {}): Promise<S3Do
   const minPartSize = options.minPartSize ?? S3_MIN_PART_SIZE
   const buckets = new Map<string, Bucket>()
   const requests: Array<S3RequestRecord> = []
-  const scripted: Array<{ match: S3FaultMatch; fault: S3Fault; remaining: number }> = []
+  const scripted: Array<{ match: S3FaultMatch; fault: S3Fault; remaining: number; byKey: Map<string, number> }> = []
 
   const createBucket = (name: string) => {
     if (!buckets.has(name)) buckets.set(name, { objects: new Map(), uploads: new Map() })
@@ -398,7 +403,8 @@ export const startS3Double = async (options: S3DoubleOptions = {}): Promise<S3Do
   }
 
   const takeFault = (r: Route): S3Fault | undefined => {
-    const index = scripted.findIndex(({ match }) => {
+    const index = scripted.findIndex(({ match, byKey }) => {
+      if (match.perKey === true && (byKey.get(r.key ?? "") ?? match.count ?? 1) <= 0) return false
       const ops = match.operation === undefined ? undefined : typeof match.operation === "string" ? [match.operation] : match.operation
       if (ops !== undefined && !ops.includes(r.operation)) return false
       if (match.bucket !== undefined && match.bucket !== r.bucket) return false
@@ -407,6 +413,10 @@ export const startS3Double = async (options: S3DoubleOptions = {}): Promise<S3Do
     })
     const entry = scripted[index]
     if (entry === undefined) return undefined
+    if (entry.match.perKey === true) {
+      entry.byKey.set(r.key ?? "", (entry.byKey.get(r.key ?? "") ?? entry.match.count ?? 1) - 1)
+      return entry.fault
+    }
     entry.remaining--
     if (entry.remaining <= 0) scripted.splice(index, 1)
     return entry.fault
@@ -800,7 +810,7 @@ export const startS3Double = async (options: S3DoubleOptions = {}): Promise<S3Do
         parts: [...u.parts.keys()].sort((a, b) => a - b)
       })),
     fault: (match, fault) => {
-      scripted.push({ match, fault, remaining: match.count ?? 1 })
+      scripted.push({ match, fault, remaining: match.count ?? 1, byKey: new Map() })
     },
     clearFaults: () => {
       scripted.length = 0
