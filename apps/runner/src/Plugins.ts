@@ -1,8 +1,10 @@
 import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
+import { AzureBlobSink } from "@featbit-export/sink-azure-blob"
 import { ClickHouseSink } from "@featbit-export/sink-clickhouse"
 import { EventHubSink } from "@featbit-export/sink-eventhub"
 import { FileSink } from "@featbit-export/sink-file"
 import { PostgresSink } from "@featbit-export/sink-postgres"
+import { S3Sink } from "@featbit-export/sink-s3"
 import { SegmentSink } from "@featbit-export/sink-segment"
 import { ClickHouseSource } from "@featbit-export/source-clickhouse"
 import { GenerateSource } from "@featbit-export/source-generate"
@@ -18,7 +20,9 @@ export const builtins: PipelineFile.PluginRegistry = {
     SegmentSink as AnySinkPlugin,
     EventHubSink as AnySinkPlugin,
     PostgresSink as AnySinkPlugin,
-    ClickHouseSink as AnySinkPlugin
+    ClickHouseSink as AnySinkPlugin,
+    S3Sink as AnySinkPlugin,
+    AzureBlobSink as AnySinkPlugin
   ],
   transforms: celCompiler
 }
