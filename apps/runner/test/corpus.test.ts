@@ -110,7 +110,7 @@ const committed: Record<string, Case> = {
   "unknown-key-sink.yaml": { at: "5:7", says: 'pth: unknown key (did you mean "path"?)' },
   "unknown-key-source.yaml": { at: "6:7", says: "colour: unknown key" },
   "unknown-key-top.yaml": { at: "1:1", says: 'pipeline: unknown key (did you mean "pipelines"?)' },
-  "unknown-sink-type.yaml": { at: "4:19", says: '"s3" is not a sink type; the known types are' },
+  "unknown-sink-type.yaml": { at: "4:19", says: '"kafka" is not a sink type; the known types are' },
   "unknown-source-type.yaml": { at: "3:21", says: '"clickhous" is not a source type' },
   "wrong-type-batch.yaml": { at: "5:12", says: "must be a block of keys (size, inFlight), not 5000" },
   "wrong-type-count.yaml": { at: "3:38", says: 'must be a number, not "lots"' },
