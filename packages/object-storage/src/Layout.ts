@@ -19,9 +19,9 @@ const compact = (timestamp: Timestamp.Timestamp): string => timestamp.replace(/[
  * other events never take the name of an object already written (loaders such as Snowflake's COPY skip a
  * name they have loaded, so a name must never hold other content).
  */
-const digestOf = (events: ReadonlyArray<ExportEvent>): string => {
+export const idsDigest = (ids: ReadonlyArray<string>): string => {
   const hash = createHash("sha256")
-  for (const id of events.map((event) => event.id).sort()) hash.update(id).update("\n")
+  for (const id of [...ids].sort()) hash.update(id).update("\n")
   return hash.digest("hex").slice(0, 16)
 }
 
@@ -33,7 +33,7 @@ export const normalizePrefix = (prefix: string): string => {
 
 /**
  * Splits a batch into its objects, Hive-style (`env_id=.../date=.../`), each named from its events' time range
- * and ids: a retried or replayed batch writes the same keys, so its objects are overwritten, not doubled.
+ * and ids: a retried batch writes the same keys, and create-only writes find them there.
  * Partition values are percent-encoded, as Hive does, so a `/` in an environment id cannot add a level.
  */
 export const objectGroups = (events: ReadonlyArray<ExportEvent>, options: { readonly prefix: string; readonly extension: string }): Array<ObjectGroup> => {
@@ -53,7 +53,7 @@ export const objectGroups = (events: ReadonlyArray<ExportEvent>, options: { read
       if (event.timestamp < first) first = event.timestamp
       if (event.timestamp > last) last = event.timestamp
     }
-    const name = `${compact(first)}-${compact(last)}-${digestOf(group.events)}.${options.extension}`
+    const name = `${compact(first)}-${compact(last)}-${idsDigest(group.events.map((event) => event.id))}.${options.extension}`
     return { ...group, key: `${prefix}env_id=${encodeURIComponent(group.envId)}/date=${group.date}/${name}` }
   })
 }

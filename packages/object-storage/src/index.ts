@@ -1,5 +1,5 @@
 /** Where a batch's events go: one object per environment and date, named from their time range and ids. */
-export { type ObjectGroup, normalizePrefix, objectGroups } from "./Layout.js"
+export { type ObjectGroup, idsDigest, normalizePrefix, objectGroups } from "./Layout.js"
 /** The columns every file holds. */
 export { FILE_COLUMNS, fileRow } from "./FileRows.js"
 /** File formats: Parquet (DuckDB) and gzipped NDJSON. */
@@ -13,3 +13,5 @@ export { type WrittenObject, objectWriter } from "./ObjectWriter.js"
 export { DEFAULT_PREFIX, ObjectSinkKeys, openFormat } from "./ObjectSinkKeys.js"
 /** Reading a Parquet object back (tests, benchmarks). */
 export { readParquet } from "./ParquetReader.js"
+/** Reading an object back and checking it against its name (tests, audits). */
+export { type ObjectReadBack, readObjectBack } from "./ReadBack.js"

@@ -30,7 +30,7 @@ const requestsSince = (from: number) => double.requests.slice(from)
 const bigEvents = (seed: number): Array<ExportEvent> => {
   const events = sampleEvents(40, seed)
   const day = events[0]!.timestamp.slice(0, 11)
-  return events.map((event, i) => ({ ...event, envId: "env-big", timestamp: `${day}${String(i % 24).padStart(2, "0")}${event.timestamp.slice(13)}`, properties: { blob: randomBytes(220_000).toString("base64") } })) as Array<ExportEvent>
+  return events.map((event, i) => ({ ...event, envId: "env-big", timestamp: `${day}${String(i % 24).padStart(2, "0")}${event.timestamp.slice(13)}`, properties: { blob: randomBytes(220_000).toString("base64") } })) as unknown as Array<ExportEvent>
 }
 
 describe("sink-s3 writes", () => {
