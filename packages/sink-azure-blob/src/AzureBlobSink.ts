@@ -3,7 +3,7 @@ import { FILE_COLUMNS, fileRow, normalizePrefix, objectWriter, openFormat } from
 import * as Effect from "effect/Effect"
 import { checkContainer } from "./Check.js"
 import { containerStore, openContainer } from "./Client.js"
-import { AzureBlobSinkConfig } from "./Config.js"
+import { AzureBlobSinkConfig, accountNameOf } from "./Config.js"
 import { PLUGIN } from "./Errors.js"
 
 /**
@@ -20,6 +20,14 @@ export const AzureBlobSink = defineSink({
     if (ways !== 1) return [{ path: ["connectionString"], message: "give exactly one of connectionString, accountKey (with accountUrl) or sasToken (with accountUrl)" }]
     if (config.connectionString === undefined && config.accountUrl === undefined)
       return [{ path: ["accountUrl"], message: "accountKey and sasToken need accountUrl (https://<account>.blob.core.windows.net)" }]
+    // A key signs each request with the account's name: without one, every write would be refused.
+    if (config.accountKey !== undefined && accountNameOf(config) === undefined)
+      return [
+        {
+          path: ["accountName"],
+          message: `accountKey signs for a storage account, and accountUrl ${config.accountUrl} names none (as https://<account>.blob.core.windows.net or http://host:port/<account>); give accountName`
+        }
+      ]
     return []
   },
   mappable: EVENT_ROW_MAPPABLE,
@@ -43,6 +51,6 @@ export const AzureBlobSink = defineSink({
         prefix: config.prefix,
         encodeFailed: (error) => SinkError.fatal(PLUGIN, `could not encode a ${format.name} file (${(error as Error).message}); this is a bug, report it`, error)
       })
-      return { write, check: checkContainer(container, target, config.prefix), maxInFlight: 4 } satisfies Sink
+      return { write, check: checkContainer(container, target, config.prefix, config.requestTimeout), maxInFlight: 4 } satisfies Sink
     })
 })

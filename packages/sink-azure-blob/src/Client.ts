@@ -4,7 +4,7 @@ import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential, ty
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { AzureBlobSinkConfig } from "./Config.js"
+import { type AzureBlobSinkConfig, accountNameOf } from "./Config.js"
 import { type Target, classify } from "./Errors.js"
 
 /** Blocks of 4 MiB, the SDK's single shot up to 8 MiB: a larger object is staged in blocks and committed whole. */
@@ -13,14 +13,6 @@ export const SINGLE_SHOT_BYTES = 8 * 1024 * 1024
 
 /** The account key inside a connection string, so no message can show it even outside the whole string. */
 const accountKeyOf = (connectionString: string): string | undefined => /(?:^|;)\s*AccountKey=([^;]+)/i.exec(connectionString)?.[1]
-
-const accountNameOf = (config: AzureBlobSinkConfig): string | undefined => {
-  if (config.accountName !== undefined) return config.accountName
-  if (config.accountUrl === undefined) return undefined
-  const url = new URL(config.accountUrl)
-  // https://<account>.blob.core.windows.net, or an emulator's http://host:port/<account>.
-  return url.hostname.endsWith(".blob.core.windows.net") ? url.hostname.split(".")[0] : url.pathname.split("/").filter(Boolean)[0]
-}
 
 /** The container client, and what its messages may name and must hide. The engine retries, not the SDK. */
 export const openContainer = (config: AzureBlobSinkConfig): { readonly container: ContainerClient; readonly target: Target } => {
@@ -34,7 +26,10 @@ export const openContainer = (config: AzureBlobSinkConfig): { readonly container
   } else if (config.accountKey !== undefined) {
     const key = Redacted.value(config.accountKey)
     secrets.push(key)
-    service = new BlobServiceClient(config.accountUrl!, new StorageSharedKeyCredential(accountNameOf(config) ?? "", key), options)
+    const account = accountNameOf(config)
+    // configIssues asks for accountName when the file loads; a sink made without that check fails here, not at its first write.
+    if (account === undefined) throw new Error(`accountUrl ${config.accountUrl} names no storage account; give accountName`)
+    service = new BlobServiceClient(config.accountUrl!, new StorageSharedKeyCredential(account, key), options)
   } else {
     const sas = Redacted.value(config.sasToken!).replace(/^\?/, "")
     secrets.push(sas, ...[/(?:^|&)sig=([^&]+)/.exec(sas)?.[1]].filter((sig): sig is string => sig !== undefined))

@@ -36,3 +36,14 @@ export const AzureBlobSinkConfig = Schema.Struct({
   })
 })
 export type AzureBlobSinkConfig = typeof AzureBlobSinkConfig.Type
+
+/**
+ * The account an accountKey signs for: accountName, else from accountUrl, https://<account>.blob.core.windows.net or
+ * an emulator's http://host:port/<account>. Undefined when neither names one (configIssues asks for accountName).
+ */
+export const accountNameOf = (config: AzureBlobSinkConfig): string | undefined => {
+  if (config.accountName !== undefined) return config.accountName
+  if (config.accountUrl === undefined || !URL.canParse(config.accountUrl)) return undefined
+  const url = new URL(config.accountUrl)
+  return url.hostname.endsWith(".blob.core.windows.net") ? url.hostname.split(".")[0] : url.pathname.split("/").filter(Boolean)[0]
+}

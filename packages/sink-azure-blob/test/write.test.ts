@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { gunzipSync } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Azurite, connectionStringFor, freshContainer, objectsIn, openSink, run, sampleEvents, startAzurite, startFaultProxy } from "./support.js"
+import { ACCOUNT, ACCOUNT_KEY, type Azurite, connectionStringFor, freshContainer, objectsIn, openSink, run, sampleEvents, startAzurite, startFaultProxy } from "./support.js"
 
 let azurite: Azurite
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), "featbit-export-azure-read-"))
@@ -102,6 +102,13 @@ describe("sink-azure-blob writes", () => {
       false,
       expect.stringMatching(/container no-such-container does not exist; create it \(az storage container create --name no-such-container\) or fix container/)
     ])
+  })
+
+  it("signs with accountKey for the account an emulator's accountUrl names in its path", async () => {
+    const container = await freshContainer(azurite)
+    const events = sampleEvents(100, 64)
+    await run(Effect.flatMap(openSink({ accountUrl: `${azurite.url}/${ACCOUNT}`, accountKey: ACCOUNT_KEY, container }), (sink) => sink.write({ events, sequence: 0 })))
+    expect((await objectsIn(azurite, container)).size).toBeGreaterThan(0)
   })
 
   it("check confirms the container and a write and delete of a probe, leaving nothing behind", async () => {

@@ -1,11 +1,11 @@
 import { type ExportEvent, linesInPieces } from "@featbit-export/core"
 import type { CopyLine } from "./Rows.js"
 
-/** One chunk of a batch: its COPY text, encoded as it is read, and its lines again for a chunk whose COPY failed. */
+/** One chunk of a batch: its COPY text, encoded as it is read, and its lines again for a chunk whose COPY refused a row. */
 export interface CopyChunk {
   /** The chunk's COPY text in pieces, each line encoded only when the COPY asks for it; each reading is the whole chunk. */
   readonly text: Iterable<Buffer>
-  /** Every line of the chunk, encoded again: only a chunk whose transaction failed needs them. */
+  /** Every line of the chunk, encoded again: only a chunk whose transaction refused a row needs them (to set it aside). */
   readonly lines: () => ReadonlyArray<CopyLine>
 }
 

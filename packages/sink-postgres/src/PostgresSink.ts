@@ -99,6 +99,8 @@ export const PostgresSink = defineSink({
           await client.query(move)
         })
 
+      const writeFailed = (error: unknown, events: number) => classify(error, target, `writing ${events} events into ${target.table}`)
+
       /**
        * When PostgreSQL refuses a row's value, that row is set aside for the dead-letter file and the rest written
        * again: COPY names the refused line; other refusals (a CHECK, a NOT NULL of the table) are found by halves.
@@ -111,7 +113,7 @@ export const PostgresSink = defineSink({
           return line === undefined ? undefined : line - 1
         },
         reason: (error, line) => classify(error, target, `writing event ${line.event.id}`).message,
-        failed: (error, lines) => classify(error, target, `writing ${lines.length} events into ${target.table}`),
+        failed: (error, lines) => writeFailed(error, lines.length),
         exhausted: (error) => classify(error, target, `writing into ${target.table} (more rows refused than ${MAX_REFUSAL_WRITES} transactions could set aside)`),
         maxWrites: MAX_REFUSAL_WRITES
       }
@@ -124,7 +126,13 @@ export const PostgresSink = defineSink({
           const rejected: Array<RejectedEvent> = []
           for (const chunk of copyChunks(batch.events, encode, config.maxBytes)) {
             const streamed = yield* Effect.either(transaction(chunk.text))
-            if (Either.isLeft(streamed)) rejected.push(...(yield* writeSettingAsideRefused(refusedRows, chunk.lines(), { error: streamed.left })))
+            if (Either.isLeft(streamed)) {
+              // Only a refused row is searched for among the chunk's lines, encoded again; any other failure (the
+              // connection, the table) fails the batch as it stands, without encoding the chunk a second time (the
+              // message counts the batch's events: where a chunk read part way ends is known only by encoding it).
+              if (!isRowRefusal(streamed.left)) return yield* Effect.fail(writeFailed(streamed.left, batch.events.length))
+              rejected.push(...(yield* writeSettingAsideRefused(refusedRows, chunk.lines(), { error: streamed.left })))
+            }
           }
           return { rejected }
         })

@@ -107,6 +107,22 @@ describe("sink-postgres writes", () => {
     expect(await counts(db, schema)).toEqual({ rows: events.length, ids: events.length })
   })
 
+  it("fails a chunk whose connection dropped without encoding its lines again: only a refused row needs them", async () => {
+    const schema = await freshSchema(db)
+    // The second chunk's INSERT drops its own connection: a failure of the write, not of any row.
+    await installTrigger(db, schema, "IF seen = 2 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;")
+    const events = sampleEvents(5_000, 45)
+    // The sink asks for an event's fields each time it encodes the event's line: the calls count the encodings.
+    const encoded = new Map<string, number>()
+    const fields = (event: ExportEvent) => void encoded.set(event.id, (encoded.get(event.id) ?? 0) + 1)
+    const result = await run(Effect.either(Effect.flatMap(openSink(sinkConfig(db, schema, { maxBytes: "256KiB" })), (sink) => sink.write({ events, sequence: 0, fields }))))
+    expect(Either.isLeft(result) && result.left.retryable).toBe(true)
+    expect(Math.max(...encoded.values())).toBe(1)
+    // The chunks after the failed one were never read.
+    expect(encoded.size).toBeLessThan(events.length / 2)
+    expect(encoded.size).toBeGreaterThan((await counts(db, schema)).rows)
+  })
+
   it("never prints the password, in any encoding, when the server cannot be reached", async () => {
     const password = "p@ss w0rd/with:chars"
     const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:1/${db.name}`

@@ -46,6 +46,6 @@ export const S3Sink = defineSink({
         prefix: config.prefix,
         encodeFailed: (error) => SinkError.fatal(PLUGIN, `could not encode a ${format.name} file (${(error as Error).message}); this is a bug, report it`, error)
       })
-      return { write, check: checkBucket(client, target, config.prefix), maxInFlight: 4 } satisfies Sink
+      return { write, check: checkBucket(client, target, config.prefix, config.requestTimeout), maxInFlight: 4 } satisfies Sink
     })
 })

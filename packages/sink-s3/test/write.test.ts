@@ -171,6 +171,9 @@ describe("sink-s3 writes", () => {
     expect(double.objects(bucket).size).toBe(0)
     const denied = await failureOf(Effect.scoped(Effect.flatMap(openSink(doubleConfig(double, bucket, { secretAccessKey: "wrong-secret-wrong-secret" })), (sink) => sink.check!)))
     expect(denied.message).toMatch(/SignatureDoesNotMatch/)
+    double.fault({ operation: "PutObject", bucket, count: 1 }, { kind: "delay", ms: 2_000 })
+    const hung = await failureOf(Effect.scoped(Effect.flatMap(openSink(doubleConfig(double, bucket, { requestTimeout: "300ms" })), (sink) => sink.check!)))
+    expect(hung.message).toMatch(/did not answer in time while writing the probe object/)
   })
 
   it("refuses half a key pair or a bad bucket name before anything runs", () => {
