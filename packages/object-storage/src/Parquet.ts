@@ -1,5 +1,5 @@
-import { type ColumnKind, type EventRow, Timestamp } from "@featbit-export/core"
-import { DuckDBInstance, DuckDBTimestampTZValue } from "@duckdb/node-api"
+import type { ColumnKind, EventRow } from "@featbit-export/core"
+import { DuckDBInstance } from "@duckdb/node-api"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -24,7 +24,14 @@ const SQL_TYPES: Record<ColumnKind, string> = {
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
-const COLUMNS_SQL = FILE_COLUMNS.map((column) => `${quote(column.name)} ${SQL_TYPES[column.kind]}`).join(", ")
+/**
+ * The rows' own table holds timestamps as their UTC text (`2026-12-03T08:00:00.123456Z`), cast to TIMESTAMPTZ by
+ * the COPY: DuckDB parses the text in C++ faster than JavaScript can make the microseconds (a BigInt) per value.
+ */
+const STAGING_SQL = FILE_COLUMNS.map((column) => `${quote(column.name)} ${column.kind === "timestamp" ? "VARCHAR" : SQL_TYPES[column.kind]}`).join(", ")
+const SELECT_SQL = FILE_COLUMNS.map((column) =>
+  column.kind === "timestamp" ? `CAST(${quote(column.name)} AS TIMESTAMPTZ) AS ${quote(column.name)}` : quote(column.name)
+).join(", ")
 
 /**
  * Parquet through DuckDB (embedded, in memory, from npm with its binary: no network at install or run):
@@ -47,13 +54,12 @@ export const openParquet: Effect.Effect<FileFormat, never, Scope.Scope> = Effect
     const file = path.join(folder, `${n}.parquet`)
     const connection = await instance.connect()
     try {
-      await connection.run(`CREATE TABLE ${table} (${COLUMNS_SQL})`)
+      await connection.run(`CREATE TABLE ${table} (${STAGING_SQL})`)
       const appender = await connection.createAppender(table)
       for (const row of rows) {
         for (const column of FILE_COLUMNS) {
           const value = row[column.name]
           if (value === null || value === undefined) appender.appendNull()
-          else if (column.kind === "timestamp") appender.appendTimestampTZ(new DuckDBTimestampTZValue(Timestamp.toMicros(value as Timestamp.Timestamp)))
           else if (column.kind === "boolean") appender.appendBoolean(value === true)
           else if (column.kind === "double") typeof value === "number" ? appender.appendDouble(value) : appender.appendNull()
           else if (column.kind === "json") appender.appendVarchar(JSON.stringify(value))
@@ -63,7 +69,7 @@ export const openParquet: Effect.Effect<FileFormat, never, Scope.Scope> = Effect
       }
       appender.flushSync()
       appender.closeSync()
-      await connection.run(`COPY ${table} TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`)
+      await connection.run(`COPY (SELECT ${SELECT_SQL} FROM ${table}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`)
       return await fs.promises.readFile(file)
     } finally {
       await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
