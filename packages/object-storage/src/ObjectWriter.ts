@@ -1,4 +1,4 @@
-import { type SinkBatch, type WriteResult, type SinkError, accepted } from "@featbit-export/core"
+import { type SinkBatch, type WriteResult, SinkError, accepted } from "@featbit-export/core"
 import * as Effect from "effect/Effect"
 import type { FileFormat } from "./FileFormat.js"
 import { fileRow } from "./FileRows.js"
@@ -25,7 +25,8 @@ export const objectWriter = (options: {
   readonly store: ObjectStore
   readonly format: FileFormat
   readonly prefix: string
-  readonly encodeFailed: (error: unknown) => SinkError
+  /** The sink's type, for the failure an encoding bug gives. */
+  readonly plugin: string
   readonly written?: (object: WrittenObject) => void
 }) => {
   const { store, format } = options
@@ -37,7 +38,10 @@ export const objectWriter = (options: {
         (group) =>
           Effect.gen(function* () {
             const rows = group.events.map((event) => fileRow(event, batch.fields?.(event)))
-            const body = yield* Effect.tryPromise({ try: () => format.encode(rows), catch: options.encodeFailed })
+            const body = yield* Effect.tryPromise({
+              try: () => format.encode(rows),
+              catch: (error) => SinkError.fatal(options.plugin, `could not encode a ${format.name} file (${(error as Error).message}); this is a bug, report it`, error)
+            })
             const outcome = yield* store.create(group.key, body, format.contentType)
             options.written?.({ key: group.key, events: group.events.length, bytes: body.length, outcome })
           }),

@@ -2,6 +2,8 @@
 export { type ObjectGroup, idsDigest, normalizePrefix, objectGroups } from "./Layout.js"
 /** The columns every file holds. */
 export { FILE_COLUMNS, fileRow } from "./FileRows.js"
+/** An event as `preview` shows it for an object sink. */
+export { objectRow } from "./ObjectRow.js"
 /** File formats: Parquet (DuckDB) and gzipped NDJSON. */
 export { type FileFormat } from "./FileFormat.js"
 export { openParquet } from "./Parquet.js"

@@ -1,5 +1,5 @@
 import { EVENT_ROW_MAPPABLE, SinkError, type Sink, defineSink } from "@featbit-export/core"
-import { FILE_COLUMNS, fileRow, normalizePrefix, objectWriter, openFormat } from "@featbit-export/object-storage"
+import { objectRow, objectWriter, openFormat } from "@featbit-export/object-storage"
 import * as Effect from "effect/Effect"
 import { checkBucket } from "./Check.js"
 import { bucketStore, openBucket } from "./Client.js"
@@ -23,13 +23,7 @@ export const S3Sink = defineSink({
     return []
   },
   mappable: EVENT_ROW_MAPPABLE,
-  render: (config) => (event, fields) => {
-    const row = fileRow(event, fields)
-    return {
-      partition: `${normalizePrefix(config.prefix)}env_id=${encodeURIComponent(event.envId)}/date=${event.timestamp.slice(0, 10)}/`,
-      ...Object.fromEntries(FILE_COLUMNS.map((column) => [column.name, row[column.name]]))
-    }
-  },
+  render: (config) => objectRow(config.prefix),
   make: (config) =>
     Effect.gen(function* () {
       const { client, target } = yield* Effect.acquireRelease(
@@ -44,7 +38,7 @@ export const S3Sink = defineSink({
         store: bucketStore(client, target, config.requestTimeout),
         format,
         prefix: config.prefix,
-        encodeFailed: (error) => SinkError.fatal(PLUGIN, `could not encode a ${format.name} file (${(error as Error).message}); this is a bug, report it`, error)
+        plugin: PLUGIN
       })
       return { write, check: checkBucket(client, target, config.prefix, config.requestTimeout), maxInFlight: 4 } satisfies Sink
     })

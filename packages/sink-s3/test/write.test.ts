@@ -176,6 +176,14 @@ describe("sink-s3 writes", () => {
     expect(hung.message).toMatch(/did not answer in time while writing the probe object/)
   })
 
+  it("render shows preview the partition each event goes to and the file's columns, without env_id (the path holds it)", () => {
+    const [event] = sampleEvents(1, 78)
+    const shown = S3Sink.render!(Schema.decodeUnknownSync(S3Sink.config)({ bucket: "landing", prefix: "/lake/featbit/" }))(event!) as Record<string, unknown>
+    expect(shown["partition"]).toBe(`lake/featbit/env_id=${encodeURIComponent(event!.envId)}/date=${event!.timestamp.slice(0, 10)}/`)
+    expect([shown["id"], shown["user_key"]]).toEqual([event!.id, event!.user.keyId])
+    expect(Object.keys(shown)).not.toContain("env_id")
+  })
+
   it("refuses half a key pair or a bad bucket name before anything runs", () => {
     const issues = (config: Record<string, unknown>) => S3Sink.configIssues!(Schema.decodeUnknownSync(S3Sink.config)(config))
     expect(issues({ bucket: "landing", accessKeyId: "AKIA" })[0]!.message).toMatch(/accessKeyId and secretAccessKey together/)
