@@ -32,3 +32,7 @@ export * from "./clickhouse/index.js"
 export * from "./runnerKills.js"
 /** A local S3 REST server (SigV4, multipart, If-None-Match, scripted faults) for object-storage sink tests. */
 export * from "./s3/index.js"
+/** Local receivers for the product-analytics destinations, each enforcing its documented contract and runnable as its own process. */
+export * from "./amplitude/index.js"
+export * from "./mixpanel/index.js"
+export * from "./posthog/index.js"

@@ -1,0 +1,2 @@
+/** A local Mixpanel `/import` receiver that enforces the documented contract and plays faults. */
+export * from "./MixpanelReceiver.js"
