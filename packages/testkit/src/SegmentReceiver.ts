@@ -1,7 +1,10 @@
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { faultSchedule, type SeededFaults } from "./receivers/Faults.js"
+import { readBody } from "./receivers/HttpBody.js"
+import { listen, scopedReceiver } from "./receivers/Listen.js"
+import { countedReplies } from "./receivers/Replies.js"
 
 /** A fault the receiver plays instead of answering normally. */
 export type SegmentFault =
@@ -35,11 +38,7 @@ export interface SegmentReceiverOptions {
   readonly port?: number
   readonly host?: string
   /** Faults played on a share of requests, chosen with a seeded generator. */
-  readonly faults?: {
-    readonly probability: number
-    readonly seed: number
-    readonly kinds: ReadonlyArray<SegmentFault>
-  }
+  readonly faults?: SeededFaults<SegmentFault>
   /** A proxy's limit in front of the receiver: a request body over this many bytes is answered 413 and not looked at. */
   readonly maxRequestBytes?: number
   /** A rule that refuses an item with 400 (the reason), as Segment does for invalid messages. */
@@ -84,17 +83,6 @@ export const SEGMENT_MAX_REQUEST_BYTES = 500 * 1024
 export const SEGMENT_MAX_EVENT_BYTES = 32 * 1024
 export const SEGMENT_MAX_EVENTS_PER_REQUEST = 2_500
 
-const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value !== ""
 const types = new Set(["track", "identify", "page", "screen", "group", "alias"])
 
@@ -109,16 +97,14 @@ const types = new Set(["track", "identify", "page", "screen", "group", "alias"])
 export const startSegmentReceiver = async (options: SegmentReceiverOptions): Promise<SegmentReceiver> => {
   let writeKey = options.writeKey
   const keep = options.keepMessages ?? true
-  const random = mulberry32(options.faults?.seed ?? 1)
-  const queued: Array<SegmentFault> = []
+  const schedule = faultSchedule(options.faults)
+  const replies = countedReplies()
   const messages: Array<Record<string, unknown>> = []
   const ids: Array<string> = []
   const typesOf: Array<string> = []
   const firstCopy = new Map<string, string>()
-  const statuses: Record<string, number> = {}
   let requests = 0
   let acceptedRequests = 0
-  let faults = 0
   let duplicates = 0
   let conflictingDuplicates = 0
   const conflictingDuplicatesByType: Record<string, number> = {}
@@ -127,8 +113,8 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
   const stats = (): SegmentReceiverStats => ({
     requests,
     acceptedRequests,
-    statuses: { ...statuses },
-    faults,
+    statuses: replies.statuses(),
+    faults: schedule.played(),
     messages: ids.length,
     unique: firstCopy.size,
     duplicates,
@@ -137,20 +123,7 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
     droppedOverLimit
   })
 
-  const nextFault = (): SegmentFault | undefined => {
-    const scripted = queued.shift()
-    if (scripted !== undefined) return scripted
-    const plan = options.faults
-    if (plan === undefined || plan.kinds.length === 0) return undefined
-    if (random() >= plan.probability) return undefined
-    return plan.kinds[Math.floor(random() * plan.kinds.length)]
-  }
-
-  const answer = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    statuses[status] = (statuses[status] ?? 0) + 1
-    res.writeHead(status, { "content-type": "application/json", ...headers })
-    res.end(JSON.stringify(body))
-  }
+  const answer = replies.sendJson
 
   const authorized = (req: http.IncomingMessage, body: Record<string, unknown>): boolean => {
     const header = req.headers.authorization
@@ -218,9 +191,9 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
     if (status >= 200 && status < 300) return answer(res, status, { success: true })
     const header = req.headers.authorization ?? ""
     const credentials = header.startsWith("Basic ") ? Buffer.from(header.slice(6), "base64").toString("utf8") : header
-    statuses[status] = (statuses[status] ?? 0) + 1
-    res.writeHead(status, { "content-type": "text/plain" })
-    res.end(
+    replies.send(
+      res,
+      status,
       [
         `refused; you sent Authorization: ${header}`,
         `credentials: ${credentials}`,
@@ -228,31 +201,23 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
         `URL-encoded: ${encodeURIComponent(credentials)}`,
         `base64url: ${Buffer.from(credentials).toString("base64url")}`,
         `body: ${raw}`
-      ].join("\n")
+      ].join("\n"),
+      "text/plain"
     )
   }
 
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && req.url === "/stats") return answer(res, 200, stats())
     requests++
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("error", () => undefined)
-    req.on("end", () => {
+    readBody(req, (raw) => {
       if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== "/v1/batch") return answer(res, 404, { error: "not found" })
-      const fault = nextFault()
-      if (fault !== undefined) faults++
+      const fault = schedule.next()
       if (fault?.kind === "drop") return void req.socket.destroy()
       if (fault?.kind === "hang") return
-      if (fault?.kind === "status") {
-        statuses[fault.status] = (statuses[fault.status] ?? 0) + 1
-        res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" })
-        return void res.end(fault.body ?? JSON.stringify({ error: "refused" }))
-      }
-      if (fault?.kind === "echo") return echo(req, res, fault, Buffer.concat(chunks).toString("utf8"))
+      if (fault?.kind === "status") return replies.send(res, fault.status, fault.body ?? JSON.stringify({ error: "refused" }), fault.contentType ?? "application/json")
+      if (fault?.kind === "echo") return echo(req, res, fault, raw.toString("utf8"))
       if (fault?.kind === "503") return answer(res, 503, { error: "service unavailable" })
       if (fault?.kind === "429") return answer(res, 429, { error: "rate limited" }, fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter })
-      const raw = Buffer.concat(chunks)
       if (options.maxRequestBytes !== undefined && raw.length > options.maxRequestBytes) {
         return answer(res, 413, { error: `request of ${raw.length} bytes is over the proxy's ${options.maxRequestBytes}` })
       }
@@ -261,28 +226,21 @@ export const startSegmentReceiver = async (options: SegmentReceiverOptions): Pro
       answer(res, result.status, result.body)
     })
   })
-  server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
+  const { url, port, stop } = await listen(server, options)
   return {
-    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    url,
     port,
     messages,
     messageIds: (type) => (type === undefined ? ids.slice() : ids.filter((_, i) => typesOf[i] === type)),
     stats,
-    enqueueFaults: (...faults) => void queued.push(...faults),
+    enqueueFaults: (...faults) => {
+      for (const fault of faults) schedule.script(fault, 1)
+    },
     setWriteKey: (key) => void (writeKey = key),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+    stop
   }
 }
 
 /** The receiver as a scoped resource: stopped when the scope closes. */
 export const segmentReceiver = (options: SegmentReceiverOptions): Effect.Effect<SegmentReceiver, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.promise(() => startSegmentReceiver(options)), (receiver) => Effect.promise(() => receiver.stop()))
+  scopedReceiver(() => startSegmentReceiver(options))

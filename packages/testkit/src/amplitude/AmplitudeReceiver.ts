@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import { gunzipSync } from "node:zlib"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { faultSchedule, type SeededFaults } from "../receivers/Faults.js"
+import { gunzipWithin, mediaType, readBody } from "../receivers/HttpBody.js"
+import { listen, scopedReceiver } from "../receivers/Listen.js"
+import { countedReplies } from "../receivers/Replies.js"
 
 /** The two ingestion routes: HTTP V2 and Batch. They share the event format and the answers. */
 export type AmplitudeRoute = "/2/httpapi" | "/batch"
@@ -52,11 +54,7 @@ export interface AmplitudeReceiverOptions {
   readonly port?: number
   readonly host?: string
   /** Faults played on a share of requests, chosen with a seeded generator (after any scripted with `fault`). */
-  readonly faults?: {
-    readonly probability: number
-    readonly seed: number
-    readonly kinds: ReadonlyArray<AmplitudeFault>
-  }
+  readonly faults?: SeededFaults<AmplitudeFault>
   /** Smaller limits than Amplitude's, for tests. Defaults: 2,000 events, 1,000,000 bytes (`/2/httpapi`), 20,000,000 (`/batch`). */
   readonly limits?: {
     readonly maxEvents?: number
@@ -158,17 +156,6 @@ export const AMPLITUDE_INVALID_IDS: ReadonlyArray<string> = [
   "-1"
 ]
 const invalidIds = new Set(AMPLITUDE_INVALID_IDS)
-
-const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type IndexMap = Record<string, Array<number>>
 const addIndex = (map: IndexMap, field: string, index: number) => void (map[field] ??= []).push(index)
@@ -287,14 +274,12 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
   const maxEvents = options.limits?.maxEvents ?? AMPLITUDE_MAX_EVENTS_PER_REQUEST
   const maxBytes = (route: AmplitudeRoute) =>
     route === "/batch" ? (options.limits?.batchBytes ?? AMPLITUDE_BATCH_MAX_BYTES) : (options.limits?.httpApiBytes ?? AMPLITUDE_HTTPAPI_MAX_BYTES)
-  const random = mulberry32(options.faults?.seed ?? 1)
-  const queued: Array<AmplitudeFault> = []
+  const schedule = faultSchedule(options.faults)
+  const replies = countedReplies()
   const events: Array<Record<string, unknown>> = []
   const requests: Array<AmplitudeRequestRecord> = []
   const seen = new Map<string, number>()
-  const statuses: Record<string, number> = {}
   const timers = new Set<NodeJS.Timeout>()
-  let faults = 0
   let received = 0
   let stored = 0
   let duplicates = 0
@@ -302,40 +287,25 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
 
   const stats = (): AmplitudeReceiverStats => ({
     requests: requests.length,
-    statuses: { ...statuses },
-    faults,
+    statuses: replies.statuses(),
+    faults: schedule.played(),
     received,
     stored,
     duplicates,
     rejected
   })
 
-  const nextFault = (): AmplitudeFault | undefined => {
-    const scripted = queued.shift()
-    if (scripted !== undefined) return scripted
-    const plan = options.faults
-    if (plan === undefined || plan.kinds.length === 0) return undefined
-    if (random() >= plan.probability) return undefined
-    return plan.kinds[Math.floor(random() * plan.kinds.length)]
-  }
-
-  const send = (res: http.ServerResponse, answer: Answer, headers: Record<string, string> = {}) => {
-    statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
-    res.writeHead(answer.status, { "content-type": "application/json", ...headers })
-    res.end(JSON.stringify(answer.body))
-  }
+  const send = (res: http.ServerResponse, answer: Answer, headers: Record<string, string> = {}) => replies.sendJson(res, answer.status, answer.body, headers)
 
   const parse = (req: http.IncomingMessage, route: AmplitudeRoute, raw: Buffer): Parsed => {
-    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
-    if (type !== "application/json") return { ok: false, events: 0, answer: refuse(400, "Content-Type must be application/json") }
+    if (mediaType(req) !== "application/json") return { ok: false, events: 0, answer: refuse(400, "Content-Type must be application/json") }
     let body = raw
     const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase()
     if (encoding === "gzip") {
-      try {
-        body = gunzipSync(raw)
-      } catch {
-        return { ok: false, events: 0, answer: refuse(400, "Invalid JSON request body") }
-      }
+      // No limit while inflating: the limit is checked on the whole decompressed body just below.
+      const gunzipped = gunzipWithin(raw)
+      if (!gunzipped.ok) return { ok: false, events: 0, answer: refuse(400, "Invalid JSON request body") }
+      body = gunzipped.body
     } else if (encoding !== "identity") return { ok: false, events: 0, answer: refuse(400, `Unsupported Content-Encoding: ${encoding}`) }
     // Counted after decompression: the stricter reading of the newer page.
     if (body.length > maxBytes(route)) return { ok: false, events: 0, answer: refuse(413, "Payload too large") }
@@ -465,8 +435,7 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
       return send(res, refuse(400, "Invalid request path"))
     }
     const route: AmplitudeRoute = path
-    const fault = nextFault()
-    if (fault !== undefined) faults++
+    const fault = schedule.next()
     const tag = fault === undefined ? {} : { fault: fault.kind }
     if (fault?.kind === "reset") {
       log({ status: 0, events: 0, stored: 0, duplicates: 0, ...tag })
@@ -521,18 +490,10 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0]!
     if (req.method === "GET" && path === "/stats") return send(res, { status: 200, body: { code: 200, ...stats() } })
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("error", () => undefined)
-    req.on("end", () => handle(req, res, path, Buffer.concat(chunks)))
+    readBody(req, (raw) => handle(req, res, path, raw))
   })
-  server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  const url = `http://${options.host ?? "127.0.0.1"}:${port}`
+  const listening = await listen(server, options)
+  const { url, port } = listening
   return {
     url,
     port,
@@ -550,20 +511,19 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
     fault: (fault, faultOptions) => {
       const count = faultOptions?.count ?? 1
       if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`)
-      for (let i = 0; i < count; i++) queued.push(fault)
+      schedule.script(fault, count)
     },
-    clearFaults: () => void queued.splice(0),
+    clearFaults: schedule.clear,
     setApiKey: (key) => void (apiKey = key),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer)
-        timers.clear()
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+    stop: () => {
+      // Slow answers not sent yet would otherwise fire on closed sockets after the stop.
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      return listening.stop()
+    }
   }
 }
 
 /** The receiver as a scoped resource: stopped when the scope closes. */
 export const amplitudeReceiver = (options: AmplitudeReceiverOptions): Effect.Effect<AmplitudeReceiver, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.promise(() => startAmplitudeReceiver(options)), (receiver) => Effect.promise(() => receiver.stop()))
+  scopedReceiver(() => startAmplitudeReceiver(options))

@@ -4,13 +4,10 @@
  * [--faults 503,429,500,500AfterIngest,reset,resetAfterAccept --fault-probability P --fault-seed S]`.
  * Prints `{"url": ...}` on stdout once listening; `GET /stats` returns the counters; SIGTERM stops it.
  */
+import { arg, flag } from "../receivers/cliArgs.js"
+import { announceUntilSignalled } from "../receivers/runAsProcess.js"
 import type { AmplitudeFault } from "./AmplitudeReceiver.js"
 import { startAmplitudeReceiver } from "./AmplitudeReceiver.js"
-
-const arg = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name)
-  return at === -1 ? undefined : process.argv[at + 1]
-}
 
 const simple: Record<string, AmplitudeFault> = {
   "429": { kind: "429" },
@@ -34,8 +31,7 @@ const receiver = await startAmplitudeReceiver({
   apiKey: arg("--api-key") ?? "test-api-key",
   port: Number(arg("--port") ?? 0),
   host: arg("--host") ?? "127.0.0.1",
-  keepEvents: process.argv.includes("--keep-events"),
+  keepEvents: flag("--keep-events"),
   ...(kinds.length === 0 ? {} : { faults: { kinds, probability: Number(arg("--fault-probability") ?? 0.1), seed: Number(arg("--fault-seed") ?? 1) } })
 })
-process.stdout.write(`${JSON.stringify({ url: receiver.url })}\n`)
-process.on("SIGTERM", () => void receiver.stop().then(() => process.exit(0)))
+announceUntilSignalled(receiver, ["SIGTERM"])

@@ -1,8 +1,10 @@
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as zlib from "node:zlib"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { faultSchedule, type SeededFaults } from "../receivers/Faults.js"
+import { gunzipWithin, mediaType, readBody } from "../receivers/HttpBody.js"
+import { listen, scopedReceiver } from "../receivers/Listen.js"
+import { countedReplies, writeJson } from "../receivers/Replies.js"
 
 /**
  * A local stand-in for Mixpanel's `POST /import` that enforces the documented contract
@@ -59,11 +61,7 @@ export interface MixpanelReceiverOptions {
   /** The key naming the insert id in `failed_records`: `$insert_id` (the page, default) or `insert_id` (the OpenAPI schema). */
   readonly failedRecordInsertIdKey?: "$insert_id" | "insert_id"
   /** Faults played on a share of requests, chosen with a seeded generator (after any scripted ones). */
-  readonly faults?: {
-    readonly probability: number
-    readonly seed: number
-    readonly kinds: ReadonlyArray<MixpanelFault>
-  }
+  readonly faults?: SeededFaults<MixpanelFault>
   /** Keep the events and raw records (default true); false keeps only the dedupe keys and counts (benchmarks). */
   readonly keepEvents?: boolean
   /** The clock (ms since epoch) that the `time` window is checked against. Default `Date.now`. */
@@ -314,17 +312,6 @@ const truncate = (value: unknown): unknown => {
 export const mixpanelDedupeKey = (event: MixpanelEvent): string =>
   JSON.stringify([event.event, event.properties["distinct_id"], mixpanelTimeMs(event.properties["time"] as number), event.properties["$insert_id"]])
 
-const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface Answer {
   readonly status: number
   readonly body: unknown
@@ -356,17 +343,15 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
   const insertIdKey = options.failedRecordInsertIdKey ?? "$insert_id"
   const keep = options.keepEvents ?? true
   const now = options.now ?? Date.now
-  const random = mulberry32(options.faults?.seed ?? 1)
+  const schedule = faultSchedule(options.faults)
+  const replies = countedReplies()
 
-  const scripted: Array<{ fault: MixpanelFault; remaining: number }> = []
   const events: Array<MixpanelEvent> = []
   const received: Array<unknown> = []
   const duplicateCopies: Array<MixpanelEvent> = []
   const requests: Array<MixpanelRequestRecord> = []
   const keys = new Set<string>()
-  const statuses: Record<string, number> = {}
   let requestCount = 0
-  let faults = 0
   let receivedCount = 0
   let imported = 0
   let duplicates = 0
@@ -375,8 +360,8 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
 
   const stats = (): MixpanelReceiverStats => ({
     requests: requestCount,
-    statuses: { ...statuses },
-    faults,
+    statuses: replies.statuses(),
+    faults: schedule.played(),
     received: receivedCount,
     imported,
     unique: keys.size,
@@ -385,25 +370,8 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
     dropped
   })
 
-  const nextFault = (): MixpanelFault | undefined => {
-    const head = scripted[0]
-    if (head !== undefined) {
-      head.remaining--
-      if (head.remaining <= 0) scripted.shift()
-      return head.fault
-    }
-    const plan = options.faults
-    if (plan === undefined || plan.kinds.length === 0) return undefined
-    if (random() >= plan.probability) return undefined
-    return plan.kinds[Math.floor(random() * plan.kinds.length)]
-  }
-
-  const send = (res: http.ServerResponse, answer: Answer, headers: Record<string, string> = {}) => {
-    statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
-    const text = answer.text ?? JSON.stringify(answer.body)
-    res.writeHead(answer.status, { "content-type": answer.text === undefined ? "application/json" : "text/plain", ...headers })
-    res.end(text)
-  }
+  const send = (res: http.ServerResponse, answer: Answer, headers: Record<string, string> = {}) =>
+    answer.text === undefined ? replies.sendJson(res, answer.status, answer.body, headers) : replies.send(res, answer.status, answer.text, "text/plain", headers)
 
   const basic = (req: http.IncomingMessage): { user: string; password: string } | undefined => {
     const header = req.headers.authorization
@@ -441,14 +409,13 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
       return raw
     }
     if (encoding !== "gzip") throw new Refusal({ status: 415, body: { code: 415, error: `unsupported Content-Encoding ${encoding}`, status: "Unsupported Media Type" } })
-    try {
-      return zlib.gunzipSync(raw, { maxOutputLength: maxRequestBytes })
-    } catch (error) {
-      if (error instanceof RangeError || (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-        throw new Refusal({ status: 413, body: mixpanelBodies.tooLarge(`request exceeds max limit of ${maxRequestBytes} bytes`) })
-      }
-      throw new Refusal({ status: 400, body: mixpanelBodies.badRequest("unable to decompress the gzip body") })
+    const gunzipped = gunzipWithin(raw, maxRequestBytes)
+    if (gunzipped.ok) return gunzipped.body
+    // Any RangeError is read as the limit too (zlib also throws one for a limit it cannot take).
+    if (gunzipped.tooLarge || gunzipped.error instanceof RangeError) {
+      throw new Refusal({ status: 413, body: mixpanelBodies.tooLarge(`request exceeds max limit of ${maxRequestBytes} bytes`) })
     }
+    throw new Refusal({ status: 400, body: mixpanelBodies.badRequest("unable to decompress the gzip body") })
   }
 
   const parse = (format: "json" | "ndjson" | "form", body: Buffer): Array<unknown> => {
@@ -520,11 +487,10 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
     const query = url.searchParams
     const strictParam = query.get("strict")
     const strict = strictParam === null ? (options.defaultStrict ?? false) : strictParam === "1"
-    const contentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+    const contentType = mediaType(req)
     const format = contentType === "application/x-ndjson" ? "ndjson" : contentType === "application/x-www-form-urlencoded" ? "form" : "json"
     const gzip = (req.headers["content-encoding"] ?? "").trim().toLowerCase() === "gzip"
-    const fault = nextFault()
-    if (fault !== undefined) faults++
+    const fault = schedule.next()
     let auth: MixpanelAuth | undefined
     let count = 0
     let outcome = { failed: 0, ok: 0, dups: 0 }
@@ -601,29 +567,20 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/stats") {
       // Not counted in the statuses: reading the counters does not change them.
-      res.writeHead(200, { "content-type": "application/json" })
-      return void res.end(JSON.stringify(stats()))
+      return writeJson(res, 200, stats())
     }
     requestCount++
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("error", () => undefined)
-    req.on("end", () => {
+    readBody(req, (raw) => {
       try {
-        handle(req, res, Buffer.concat(chunks))
+        handle(req, res, raw)
       } catch (error) {
         if (!res.headersSent) send(res, { status: 500, body: { code: 500, error: String(error), status: "Internal Server Error" } })
       }
     })
   })
-  server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
+  const { url, port, stop } = await listen(server, options)
   return {
-    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    url,
     port,
     projectId,
     token,
@@ -635,17 +592,13 @@ export const startMixpanelReceiver = async (options: MixpanelReceiverOptions = {
     stats,
     fault: (fault, faultOptions) => {
       const count = faultOptions?.count ?? 1
-      if (count > 0) scripted.push({ fault, remaining: count })
+      schedule.script(fault, count)
     },
-    clearFaults: () => void (scripted.length = 0),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+    clearFaults: schedule.clear,
+    stop
   }
 }
 
 /** The receiver as a scoped resource: stopped when the scope closes. */
 export const mixpanelReceiver = (options: MixpanelReceiverOptions = {}): Effect.Effect<MixpanelReceiver, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.promise(() => startMixpanelReceiver(options)), (receiver) => Effect.promise(() => receiver.stop()))
+  scopedReceiver(() => startMixpanelReceiver(options))

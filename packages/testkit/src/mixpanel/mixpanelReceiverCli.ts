@@ -5,12 +5,9 @@
  * username with an empty password). Prints `{"url": ...}` on stdout once listening; `GET /stats` returns the
  * counters; SIGTERM (or SIGINT) stops it. Events are counted, not kept.
  */
+import { arg, flag } from "../receivers/cliArgs.js"
+import { announceUntilSignalled } from "../receivers/runAsProcess.js"
 import { startMixpanelReceiver, type MixpanelServiceAccount } from "./MixpanelReceiver.js"
-
-const arg = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name)
-  return at === -1 ? undefined : process.argv[at + 1]
-}
 
 const serviceAccounts: Array<MixpanelServiceAccount> = []
 for (const [i, value] of process.argv.entries()) {
@@ -34,10 +31,7 @@ const receiver = await startMixpanelReceiver({
   serviceAccounts,
   port: Number(arg("--port") ?? 0),
   host: arg("--host") ?? "127.0.0.1",
-  defaultStrict: process.argv.includes("--strict-by-default"),
+  defaultStrict: flag("--strict-by-default"),
   keepEvents: false
 })
-process.stdout.write(`${JSON.stringify({ url: receiver.url })}\n`)
-const stop = () => void receiver.stop().then(() => process.exit(0))
-process.on("SIGTERM", stop)
-process.on("SIGINT", stop)
+announceUntilSignalled(receiver, ["SIGTERM", "SIGINT"])

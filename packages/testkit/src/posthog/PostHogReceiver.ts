@@ -25,10 +25,12 @@
 //   another day and never merge.
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as zlib from "node:zlib"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { faultSchedule, type SeededFaults } from "../receivers/Faults.js"
+import { gunzipWithin, readBody } from "../receivers/HttpBody.js"
+import { listen, scopedReceiver } from "../receivers/Listen.js"
+import { countedReplies, writeAnswer, writeJson } from "../receivers/Replies.js"
 
 /** A fault the receiver plays instead of answering normally. */
 export type PostHogFault =
@@ -53,11 +55,7 @@ export interface PostHogReceiverOptions {
   readonly port?: number
   readonly host?: string
   /** Faults played on a share of requests, chosen with a seeded generator, after any queued with `fault`. */
-  readonly faults?: {
-    readonly probability: number
-    readonly seed: number
-    readonly kinds: ReadonlyArray<PostHogFault>
-  }
+  readonly faults?: SeededFaults<PostHogFault>
   /**
    * "text" (default): errors as plain text with the statuses of api.rs as the reference describes it (a bad
    * key 401, a too-large decoded payload 400). "json": `{"status","code","error"}` bodies with a newer
@@ -184,17 +182,6 @@ const eventRoutes = new Set(["/i/v0/e", "/i/v0/e/", "/e", "/e/", "/capture", "/c
 const FUTURE_CUTOFF_MS = 23 * 3600 * 1000
 const GZIP_MAGIC = [0x1f, 0x8b, 0x08] as const
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
-const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---- errors: what capture answers --------------------------------------------------------------
 
@@ -531,17 +518,15 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
   const keep = options.keepRows ?? true
   const json = options.errorFormat === "json"
   const clock = options.clock ?? Date.now
-  const random = mulberry32(options.faults?.seed ?? 1)
-  const queued: Array<PostHogFault> = []
+  const schedule = faultSchedule(options.faults)
+  const replies = countedReplies()
   const rows: Array<PostHogRow> = []
   const requests: Array<PostHogRequestRecord> = []
   /** key -> index in `rows` of the last copy (-1 when rows are not kept), and its content. */
   const merged = new Map<string, { last: number; content: string }>()
   const uuids = new Set<string>()
-  const statuses: Record<string, number> = {}
   let requestCount = 0
   let acceptedRequests = 0
-  let faults = 0
   let rawRows = 0
   let conflictingDuplicates = 0
   let historicalRequests = 0
@@ -552,8 +537,8 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
   const stats = (): PostHogReceiverStats => ({
     requests: requestCount,
     acceptedRequests,
-    statuses: { ...statuses },
-    faults,
+    statuses: replies.statuses(),
+    faults: schedule.played(),
     rawRows,
     mergedRows: merged.size,
     duplicates: rawRows - merged.size,
@@ -565,20 +550,7 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
     droppedUnknownKey
   })
 
-  const nextFault = (): PostHogFault | undefined => {
-    const scripted = queued.shift()
-    if (scripted !== undefined) return scripted
-    const plan = options.faults
-    if (plan === undefined || plan.kinds.length === 0) return undefined
-    if (random() >= plan.probability) return undefined
-    return plan.kinds[Math.floor(random() * plan.kinds.length)]
-  }
-
-  const send = (res: http.ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}) => {
-    statuses[status] = (statuses[status] ?? 0) + 1
-    res.writeHead(status, { "content-type": contentType, ...headers })
-    res.end(body)
-  }
+  const send = replies.send
 
   const errorBody = (error: CaptureError): { status: number; body: string; contentType: string } =>
     json
@@ -612,14 +584,13 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
     const gzip = hint === "gzip" || hint === "gzip-js" || encoding.includes("gzip") || GZIP_MAGIC.every((byte, i) => raw[i] === byte)
     let decoded: Buffer = raw
     if (gzip) {
-      try {
-        decoded = zlib.gunzipSync(raw, { maxOutputLength: limit })
-      } catch (error) {
-        const tooBig = (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE"
-        return tooBig
+      const gunzipped = gunzipWithin(raw, limit)
+      if (!gunzipped.ok) {
+        return gunzipped.tooLarge
           ? refused(fail("tooBig", json ? `maximum event size exceeded: Event or batch exceeded ${limit} during unzipping` : "maximum event size exceeded"), { gzip })
           : refused(fail("decoding", "failed to decode request: invalid GZIP data"), { gzip })
       }
+      decoded = gunzipped.body
     }
     if (!gzip && decoded.length > limit) {
       return refused(fail("tooBig", json ? `maximum event size exceeded: Uncompressed payload size limit ${limit} exceeded: ${decoded.length}` : "maximum event size exceeded"))
@@ -706,36 +677,25 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://receiver")
     const path = url.pathname
-    if (req.method === "GET" && path === "/stats") {
-      res.writeHead(200, { "content-type": "application/json" })
-      return void res.end(JSON.stringify(stats()))
-    }
+    if (req.method === "GET" && path === "/stats") return writeJson(res, 200, stats())
     if (req.method === "GET" && (path === "/" || path === "/_readiness" || path === "/_liveness")) {
-      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" })
-      return void res.end(path === "/_liveness" ? "ok" : "capture")
+      return writeAnswer(res, 200, path === "/_liveness" ? "ok" : "capture", "text/plain; charset=utf-8")
     }
     const isBatch = batchRoutes.has(path)
     if (!isBatch && !eventRoutes.has(path)) {
-      statuses[404] = (statuses[404] ?? 0) + 1
+      replies.count(404)
       res.writeHead(404)
       return void res.end()
     }
     if (req.method !== "POST") {
-      statuses[405] = (statuses[405] ?? 0) + 1
+      replies.count(405)
       res.writeHead(405, { allow: "POST" })
       return void res.end()
     }
     const index = requestCount++
     const limit = isBatch ? (options.maxBatchBodyBytes ?? POSTHOG_BATCH_BODY_BYTES) : (options.maxEventBodyBytes ?? POSTHOG_EVENT_BODY_BYTES)
-    const chunks: Array<Buffer> = []
-    let received = 0
-    req.on("data", (chunk: Buffer) => {
-      received += chunk.length
-      // Past the limit the rest is read and dropped, so the sender gets the 413 rather than a broken pipe.
-      if (received <= limit) chunks.push(chunk)
-    })
-    req.on("error", () => undefined)
-    req.on("end", () => {
+    // Past the limit the rest is read and dropped, so the sender gets the 413 rather than a broken pipe.
+    readBody(req, (raw, received) => {
       const record = (entry: Partial<PostHogRequestRecord>) => {
         if (!keep) return
         requests.push({
@@ -758,8 +718,7 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
           ...entry
         })
       }
-      const fault = nextFault()
-      if (fault !== undefined) faults++
+      const fault = schedule.next()
       const kind = fault?.kind
       if (kind === "reset") {
         record({ fault: kind })
@@ -780,7 +739,7 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
         record({ fault: kind, status: 413, response: body })
         return send(res, 413, body, json ? "application/json" : "text/plain; charset=utf-8")
       }
-      const outcome = handle(req, url.searchParams, Buffer.concat(chunks), limit, index)
+      const outcome = handle(req, url.searchParams, raw, limit, index)
       record({
         fault: kind,
         gzip: outcome.gzip,
@@ -793,16 +752,11 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
       })
       if (kind === "resetAfterStore") return void req.socket.destroy()
       send(res, outcome.status, outcome.body, outcome.contentType)
-    })
+    }, limit)
   })
-  server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  const host = options.host ?? "127.0.0.1"
+  const { host, port, stop } = await listen(server, options)
   return {
+    // An IPv6 host in brackets, so the url can be used as it is.
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     rows,
@@ -816,18 +770,14 @@ export const startPostHogReceiver = async (options: PostHogReceiverOptions): Pro
     fault: (fault, faultOptions) => {
       const count = faultOptions?.count ?? 1
       if (!Number.isInteger(count) || count < 0) throw new RangeError(`fault count must be a whole number, got ${count}`)
-      for (let i = 0; i < count; i++) queued.push(fault)
+      schedule.script(fault, count)
     },
-    clearFaults: () => void queued.splice(0),
+    clearFaults: schedule.clear,
     setApiKey: (key) => void (apiKey = key),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+    stop
   }
 }
 
 /** The receiver as a scoped resource: stopped when the scope closes. */
 export const postHogReceiver = (options: PostHogReceiverOptions): Effect.Effect<PostHogReceiver, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.promise(() => startPostHogReceiver(options)), (receiver) => Effect.promise(() => receiver.stop()))
+  scopedReceiver(() => startPostHogReceiver(options))

@@ -4,12 +4,9 @@
  * [--keep-rows]`. Prints `{"url": ...}` on stdout once listening; `GET /stats` returns the counters;
  * SIGTERM (or SIGINT) stops it.
  */
+import { arg, flag } from "../receivers/cliArgs.js"
+import { announceUntilSignalled } from "../receivers/runAsProcess.js"
 import { startPostHogReceiver } from "./PostHogReceiver.js"
-
-const arg = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name)
-  return at === -1 ? undefined : process.argv[at + 1]
-}
 
 const errorFormat = arg("--error-format") ?? "text"
 if (errorFormat !== "text" && errorFormat !== "json") {
@@ -27,9 +24,6 @@ const receiver = await startPostHogReceiver({
   port,
   host: arg("--host") ?? "127.0.0.1",
   errorFormat,
-  keepRows: process.argv.includes("--keep-rows")
+  keepRows: flag("--keep-rows")
 })
-process.stdout.write(`${JSON.stringify({ url: receiver.url })}\n`)
-const stop = () => void receiver.stop().then(() => process.exit(0))
-process.on("SIGTERM", stop)
-process.on("SIGINT", stop)
+announceUntilSignalled(receiver, ["SIGTERM", "SIGINT"])

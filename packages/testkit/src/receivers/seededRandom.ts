@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small seeded generator in [0, 1). The receivers draw their random faults from it so that a
+ * failing schedule can be replayed with its seed.
+ */
+export const seededRandom = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
