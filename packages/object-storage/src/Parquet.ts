@@ -1,5 +1,4 @@
 import type { ColumnKind, EventRow } from "@featbit-export/core"
-import { DuckDBInstance } from "@duckdb/node-api"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -43,6 +42,8 @@ export const openParquet: Effect.Effect<FileFormat, never, Scope.Scope> = Effect
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "featbit-export-parquet-"))),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
+  // Loaded when a sink opens Parquet, not when the runner starts: DuckDB's engine is ~30 MB of memory.
+  const { DuckDBInstance } = yield* Effect.promise(() => import("@duckdb/node-api"))
   const instance = yield* Effect.acquireRelease(
     Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2" })),
     (db) => Effect.sync(() => db.closeSync())

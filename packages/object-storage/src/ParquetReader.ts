@@ -1,4 +1,3 @@
-import { DuckDBInstance } from "@duckdb/node-api"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -10,6 +9,7 @@ import * as path from "node:path"
 export const readParquet = async (body: Uint8Array, select = "*"): Promise<Array<Record<string, unknown>>> => {
   const folder = await fs.promises.mkdtemp(path.join(os.tmpdir(), "featbit-export-read-"))
   const file = path.join(folder, "object.parquet")
+  const { DuckDBInstance } = await import("@duckdb/node-api")
   const db = await DuckDBInstance.create(":memory:")
   const connection = await db.connect()
   try {

@@ -47,7 +47,9 @@ ${options.sinkKeys}
       size: 5000
 `
     )
-    const kills = await killDuringExport({ dir, seed })
+    // Object sinks run at ~60,000-85,000 ev/s: kills after at most 30,000 more events and 400 ms leave the third
+    // kill well before the end (with the default 50,000 and 600 ms a slow CI run once finished before it).
+    const kills = await killDuringExport({ dir, seed, spread: 30_000, maxDelayMs: 400 })
     const last = startRunner(dir, ["run", "pipeline.yaml", "--once"])
     const end = await last.finished
     const schedule = `seed ${seed}, start ${start}, kills ${JSON.stringify(kills)}`

@@ -1,8 +1,6 @@
 import { EVENT_ROW_MAPPABLE, SinkError, type Sink, defineSink } from "@featbit-export/core"
 import { objectRow, objectWriter, openFormat } from "@featbit-export/object-storage"
 import * as Effect from "effect/Effect"
-import { checkContainer } from "./Check.js"
-import { containerStore, openContainer } from "./Client.js"
 import { AzureBlobSinkConfig, accountNameOf } from "./Config.js"
 import { PLUGIN } from "./Errors.js"
 
@@ -34,6 +32,9 @@ export const AzureBlobSink = defineSink({
   render: (config) => objectRow(config.prefix),
   make: (config) =>
     Effect.gen(function* () {
+      // The Azure SDK is loaded when the sink is made, not when the runner starts (or only validates a file).
+      const { containerStore, openContainer } = yield* Effect.promise(() => import("./Client.js"))
+      const { checkContainer } = yield* Effect.promise(() => import("./Check.js"))
       const { container, target } = yield* Effect.try({
         try: () => openContainer(config),
         catch: (error) => SinkError.fatal(PLUGIN, `cannot use the azure-blob credentials (${(error as Error).message.split("\n")[0]}); fix connectionString or accountUrl`, error)

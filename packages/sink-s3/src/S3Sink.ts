@@ -1,8 +1,6 @@
 import { EVENT_ROW_MAPPABLE, SinkError, type Sink, defineSink } from "@featbit-export/core"
 import { objectRow, objectWriter, openFormat } from "@featbit-export/object-storage"
 import * as Effect from "effect/Effect"
-import { checkBucket } from "./Check.js"
-import { bucketStore, openBucket } from "./Client.js"
 import { S3SinkConfig } from "./Config.js"
 import { PLUGIN } from "./Errors.js"
 
@@ -26,6 +24,9 @@ export const S3Sink = defineSink({
   render: (config) => objectRow(config.prefix),
   make: (config) =>
     Effect.gen(function* () {
+      // The AWS SDK is loaded when the sink is made, not when the runner starts (or only validates a file).
+      const { bucketStore, openBucket } = yield* Effect.promise(() => import("./Client.js"))
+      const { checkBucket } = yield* Effect.promise(() => import("./Check.js"))
       const { client, target } = yield* Effect.acquireRelease(
         Effect.try({
           try: () => openBucket(config),
