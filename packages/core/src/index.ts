@@ -57,6 +57,16 @@ export * as PipelineFile from "./PipelineFile.js"
 export * from "./EventColumns.js"
 /** Runs of items bounded by bytes, for sinks whose requests have a size limit. */
 export * from "./Chunks.js"
+/** Requests of items bounded by count and bytes, for sinks that join serialized items into one body. */
+export * from "./RequestChunks.js"
+/** A batch's requests sent concurrently, the acknowledged ones remembered across the engine's retries. */
+export * from "./PlannedRequests.js"
+/** HTTP sinks: the wait a `Retry-After` header asks for. */
+export * from "./http/RetryAfter.js"
+/** HTTP sinks: an answer's body quoted as one short line, secrets scrubbed in every form. */
+export * from "./http/AnswerExcerpt.js"
+/** HTTP sinks: a POST with a deadline whose whole answer is read, failures told without secrets. */
+export * from "./http/PostAnswer.js"
 /** Table sinks: the rows a destination refuses, set aside for the dead-letter file while the rest is written. */
 export * from "./RefusedRows.js"
 export * from "./Once.js"

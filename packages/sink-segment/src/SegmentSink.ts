@@ -1,7 +1,21 @@
-import { type ExportEvent, type RejectedEvent, Secrets, type Sink, type SinkBatch, SinkError, accepted, defineSink } from "@featbit-export/core"
-import * as Duration from "effect/Duration"
+import {
+  type ExportEvent,
+  type HttpAnswer,
+  type RejectedEvent,
+  Secrets,
+  type Sink,
+  type SinkBatch,
+  SinkError,
+  accepted,
+  answerExcerpt,
+  answerSecretForms,
+  defineSink,
+  parseRetryAfter,
+  postForAnswer,
+  requestPacker,
+  sendPending
+} from "@featbit-export/core"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { endpointIssues } from "./Endpoint.js"
 import { SEGMENT_MAPPABLE, type TrackFields, mappedNames, trackFields } from "./mapped.js"
@@ -52,11 +66,7 @@ interface Plan {
   readonly notes: ReadonlyArray<string>
 }
 
-interface Answer {
-  readonly status: number
-  readonly retryAfter: string | null
-  readonly text: string
-}
+type Answer = HttpAnswer
 
 // Bodies stay strings: encoding them to a Buffer first measured slower here, as undici copies a Buffer
 // body once more before it streams it.
@@ -82,49 +92,16 @@ const halves = (part: Part): [Part, Part] => {
   ]
 }
 
-/** `Retry-After`: seconds, or an HTTP date. */
-export const parseRetryAfter = (header: string | null, now: number = Date.now()): Duration.Duration | undefined => {
-  if (header === null || header.trim() === "") return undefined
-  const text = header.trim()
-  if (/^\d+(\.\d+)?$/.test(text)) return Duration.millis(Math.round(Number(text) * 1000))
-  const at = Date.parse(text)
-  return Number.isNaN(at) ? undefined : Duration.millis(Math.max(0, at - now))
-}
-
-const describe = (cause: unknown): string => {
-  if (cause instanceof Error) {
-    const inner = (cause as Error & { cause?: unknown }).cause
-    return inner instanceof Error ? `${cause.message} (${inner.message})` : cause.message
-  }
-  return String(cause)
-}
-
 /**
  * The forms in which a secret (the write key) can come back in an answer (a proxy echoing the request): as
  * written, JSON-escaped, URL-encoded, and base64 (standard and URL-safe, padded or not) of the key, of the
  * Basic credentials `key:` and of `:key`, also inside a longer base64 text (`Secrets.secretForms`). Longest
  * first, so a form that contains another is replaced whole.
  */
-export const secretForms = (writeKey: string): ReadonlyArray<string> =>
-  [...new Set([...Secrets.secretForms(writeKey), ...Secrets.secretForms(`${writeKey}:`)])].sort((a, b) => b.length - a.length)
+export const secretForms = (writeKey: string): ReadonlyArray<string> => answerSecretForms(asBasic(writeKey))
 
-const replaceForms = (text: string, forms: ReadonlyArray<string>): string => {
-  let out = text
-  for (const form of forms) out = out.split(form).join("[redacted]")
-  return out
-}
-
-/**
- * An answer's body as one short line to quote: secrets replaced (in the whole body, before anything is cut,
- * so no part of a secret survives a cut), markup stripped, at most `max` characters.
- */
-export const shortBody = (text: string, secrets: ReadonlyArray<string>, max = 160): string => {
-  const line = replaceForms(text, secrets)
-    .replace(/<[^>]*>/g, " ")
-    .replace(/\s+/g, " ")
-    .trim()
-  return line.length > max ? `${line.slice(0, max)}…` : line
-}
+/** A secret, and the Basic credentials `secret:` it is sent as. */
+const asBasic = (secret: string): ReadonlyArray<string> => (secret === "" ? [] : [secret, `${secret}:`])
 
 /** A userId for a log line: long ones are cut (the log is for a person, the key is in FeatBit). */
 const userLabel = (userId: string, event: ExportEvent): string =>
@@ -136,44 +113,6 @@ const cutText = (text: string, max: number): string => {
   const last = text.charCodeAt(end - 1)
   if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
   return text.slice(0, end)
-}
-
-/**
- * Packs items, in order, into groups within the count and byte limits of one request, handing each
- * full group on as soon as it is full.
- */
-const packer = <T extends { readonly bytes: number }>(maxEvents: number, maxBytes: number, full: (group: Array<T>) => void) => {
-  let current: Array<T> = []
-  let bytes = ENVELOPE_BYTES
-  return {
-    add: (item: T): void => {
-      const added = item.bytes + (current.length > 0 ? 1 : 0)
-      if (current.length > 0 && (current.length >= maxEvents || bytes + added > maxBytes)) {
-        full(current)
-        current = []
-        bytes = ENVELOPE_BYTES
-      }
-      bytes += item.bytes + (current.length > 0 ? 1 : 0)
-      current.push(item)
-    },
-    end: (): void => {
-      if (current.length > 0) full(current)
-      current = []
-    }
-  }
-}
-
-/** Splits the items into requests within the count and byte limits, in order. */
-export const chunk = <T extends { readonly bytes: number }>(
-  items: ReadonlyArray<T>,
-  maxEvents: number,
-  maxBytes: number
-): Array<Array<T>> => {
-  const requests: Array<Array<T>> = []
-  const pack = packer<T>(maxEvents, maxBytes, (group) => void requests.push(group))
-  for (const item of items) pack.add(item)
-  pack.end()
-  return requests
 }
 
 const toRequest = (messages: ReadonlyArray<Message>): Request => {
@@ -220,8 +159,8 @@ export const SegmentSink = defineSink({
       const writeKey = Redacted.value(config.writeKey)
       const authorization = `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`
       // The write key and whatever the endpoint holds (a userinfo password), in every form.
-      const secrets = [...new Set(Secrets.collect(config).secrets.flatMap((found) => secretForms(found.value)))].sort((a, b) => b.length - a.length)
-      const said = (answer: Answer): string => shortBody(answer.text, secrets)
+      const secrets = answerSecretForms(Secrets.collect(config).secrets.flatMap((found) => asBasic(found.value)))
+      const said = (answer: Answer): string => answerExcerpt(answer.text, secrets)
       const maxEventBytes = Math.min(SEGMENT_LIMITS.maxBytesPerEvent, config.maxBytesPerRequest - ENVELOPE_BYTES)
       /**
        * Users already identified in this run, by environment then user key: looked up for every event, and
@@ -282,7 +221,7 @@ export const SegmentSink = defineSink({
         const requests: Array<Request> = []
         // Each request is joined as soon as it is full, so only one request's message strings are alive
         // at a time: fewer survivors for the young-generation collections that dominate this sink's GC.
-        const messages = packer<Message>(config.maxEventsPerRequest, config.maxBytesPerRequest, (group) => void requests.push(toRequest(group)))
+        const messages = requestPacker<Message>(config.maxEventsPerRequest, config.maxBytesPerRequest, ENVELOPE_BYTES, (group) => void requests.push(toRequest(group)))
         for (const event of events) {
           // Mapped values are serialized into the message like the sink's own, so the limits below count them.
           const mapped = trackFields(fields?.(event))
@@ -307,25 +246,9 @@ export const SegmentSink = defineSink({
         return { requests, rejected, notes }
       }
 
+      const to = { plugin: PLUGIN, target, url, timeout: config.requestTimeout, forms: secrets }
       const post = (body: string): Effect.Effect<Answer, SinkError> =>
-        Effect.tryPromise({
-          try: async (signal) => {
-            const response = await fetch(target, { method: "POST", headers: { authorization, "content-type": "application/json" }, body, signal })
-            const text = await response.text()
-            return { status: response.status, retryAfter: response.headers.get("retry-after"), text }
-          },
-          // undici's messages quote the URL it was given, credentials and all.
-          catch: (cause) => SinkError.transient(PLUGIN, `the request to ${url} failed: ${shortBody(describe(cause), secrets, 300)}`, { cause })
-        }).pipe(
-          // The deadline is a fiber timer: when it fires the fiber is interrupted, which aborts the fetch's
-          // signal. Not AbortSignal.timeout: on Node 20 its timer goes with the signal when that is
-          // collected, and a request to a silent endpoint then waits for undici's 5 minutes.
-          Effect.timeoutFail({
-            duration: config.requestTimeout,
-            onTimeout: () =>
-              SinkError.transient(PLUGIN, `${url} did not answer within ${Duration.format(config.requestTimeout)} (sink.requestTimeout)`)
-          })
-        )
+        postForAnswer(to, () => ({ headers: { authorization, "content-type": "application/json" }, body }))
 
       const postPart = (part: Part): Effect.Effect<Answer, SinkError> =>
         Effect.suspend(() => (refusedAll === undefined ? post(bodyOf(part)) : Effect.fail(refusedAll)))
@@ -483,42 +406,16 @@ export const SegmentSink = defineSink({
             yield* Effect.forEach(plan.notes, (note) => Effect.logWarning(`sink ${PLUGIN}: ${note}`), { discard: true })
           }
           plans.set(key, plan)
-          const pending = plan.requests.filter((request) => !request.done)
-          const results = yield* Effect.forEach(
-            pending,
-            (request) =>
-              Effect.either(
-                send(request).pipe(
-                  Effect.tap((rejected) =>
-                    Effect.sync(() => {
-                      request.rejected = rejected
-                      request.done = true
-                    })
-                  )
-                )
-              ),
-            { concurrency: config.concurrency }
-          )
-          const failures = results.flatMap((result) => (Either.isLeft(result) ? [result.left] : []))
-          if (failures.length > 0) {
-            const fatal = failures.find((failure) => !failure.retryable)
-            if (fatal !== undefined) {
-              plans.delete(key)
-              return yield* Effect.fail(fatal)
-            }
-            const waits = failures.flatMap((failure) => (failure.retryAfter === undefined ? [] : [failure.retryAfter]))
-            const first = failures[0]!
-            const message =
-              failures.length === 1 ? first.message : `${failures.length} of ${plan.requests.length} requests failed; the first: ${first.message}`
-            return yield* Effect.fail(
-              SinkError.transient(PLUGIN, message, {
-                cause: first.cause,
-                retryAfter: waits.length === 0 ? undefined : waits.reduce((a, b) => Duration.max(a, b))
+          const sent = yield* sendPending(PLUGIN, plan.requests, send, config.concurrency).pipe(
+            // A fatal failure ends the batch: a later batch under the same key starts a new plan.
+            Effect.tapError((failure) =>
+              Effect.sync(() => {
+                if (!failure.retryable) plans.delete(key)
               })
             )
-          }
+          )
           plans.delete(key)
-          const rejected = [...plan.rejected, ...plan.requests.flatMap((request) => request.rejected)]
+          const rejected = [...plan.rejected, ...sent]
           return rejected.length === 0 ? accepted : { rejected }
         })
 

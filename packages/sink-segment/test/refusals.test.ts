@@ -4,7 +4,8 @@ import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
-import { secretForms, shortBody } from "../src/SegmentSink.js"
+import { answerExcerpt as shortBody } from "@featbit-export/core"
+import { secretForms } from "../src/SegmentSink.js"
 import { WRITE_KEY, flagEvent, metricEvent, run, sampleEvents, setup } from "./support.js"
 
 const failure = <A>(result: Either.Either<A, SinkError>): SinkError => {

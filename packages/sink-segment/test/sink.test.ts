@@ -6,7 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
 import { captureLogs } from "@featbit-export/testkit"
-import { IDENTIFY_NAME_CUT, SegmentSink, parseRetryAfter } from "../src/index.js"
+import { parseRetryAfter } from "@featbit-export/core"
+import { IDENTIFY_NAME_CUT, SegmentSink } from "../src/index.js"
 import { WRITE_KEY, decodeConfig, flagEvent, metricEvent, run, sampleEvents, setup } from "./support.js"
 
 const failure = <A>(result: Either.Either<A, SinkError>): SinkError => {
