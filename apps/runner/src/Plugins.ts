@@ -1,9 +1,12 @@
 import type { AnySinkPlugin, AnySourcePlugin, PipelineFile } from "@featbit-export/core"
+import { AmplitudeSink } from "@featbit-export/sink-amplitude"
 import { AzureBlobSink } from "@featbit-export/sink-azure-blob"
 import { ClickHouseSink } from "@featbit-export/sink-clickhouse"
 import { EventHubSink } from "@featbit-export/sink-eventhub"
 import { FileSink } from "@featbit-export/sink-file"
+import { MixpanelSink } from "@featbit-export/sink-mixpanel"
 import { PostgresSink } from "@featbit-export/sink-postgres"
+import { PostHogSink } from "@featbit-export/sink-posthog"
 import { S3Sink } from "@featbit-export/sink-s3"
 import { SegmentSink } from "@featbit-export/sink-segment"
 import { ClickHouseSource } from "@featbit-export/source-clickhouse"
@@ -22,7 +25,10 @@ export const builtins: PipelineFile.PluginRegistry = {
     PostgresSink as AnySinkPlugin,
     ClickHouseSink as AnySinkPlugin,
     S3Sink as AnySinkPlugin,
-    AzureBlobSink as AnySinkPlugin
+    AzureBlobSink as AnySinkPlugin,
+    AmplitudeSink as AnySinkPlugin,
+    MixpanelSink as AnySinkPlugin,
+    PostHogSink as AnySinkPlugin
   ],
   transforms: celCompiler
 }
