@@ -1,4 +1,5 @@
-import { type ExportEvent, type Sink, Timestamp, decodeFeatBitRow, ExportEvent as ExportEventSchema } from "@featbit-export/core"
+import { flagEvent as sampleFlagEvent, metricEvent as sampleMetricEvent } from "@featbit-export/testkit"
+import { type ExportEvent, type Sink, Timestamp, decodeFeatBitRow } from "@featbit-export/core"
 import { type AmplitudeReceiver, type AmplitudeReceiverOptions, amplitudeReceiver } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -42,37 +43,7 @@ export const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>): Promise<
 /** The insert_ids the receiver stored. */
 export const insertIds = (receiver: AmplitudeReceiver): Array<string> => receiver.events.map((e) => String(e["insert_id"]))
 
-const base = {
-  id: "0b7a3c1e-0000-4000-8000-000000000001",
-  envId: "env-1",
-  distinctId: "d-1",
-  timestamp: "2024-03-05T10:11:12.123456Z",
-  user: { keyId: "u1", name: "Ada" },
-  route: "/home",
-  accountId: "acc",
-  projectId: "proj",
-  tags: {},
-  properties: {}
-}
-
-export const flagEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    event: "FlagValue",
-    flagId: "flag-id-1",
-    flagKey: "new-checkout",
-    variationId: "var-b",
-    sendToExperiment: false,
-    ...overrides
-  })
-
-export const metricEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    id: "0b7a3c1e-0000-4000-8000-000000000002",
-    event: "CustomEvent",
-    eventName: "purchase",
-    numericValue: 42.5,
-    applicationType: "Javascript",
-    ...overrides
-  })
+// Amplitude's own contract makes short ids interesting: this suite's user key is 2 characters (min_id_length).
+const SHORT_USER = { keyId: "u1", name: "Ada" }
+export const flagEvent = (overrides: Record<string, unknown> = {}): ExportEvent => sampleFlagEvent({ user: SHORT_USER, ...overrides })
+export const metricEvent = (overrides: Record<string, unknown> = {}): ExportEvent => sampleMetricEvent({ user: SHORT_USER, ...overrides })

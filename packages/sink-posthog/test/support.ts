@@ -1,4 +1,4 @@
-import { type ExportEvent, type Sink, type SinkError, decodeFeatBitRow, ExportEvent as ExportEventSchema } from "@featbit-export/core"
+import { type ExportEvent, type Sink, type SinkError, decodeFeatBitRow } from "@featbit-export/core"
 import { type PostHogReceiver, type PostHogReceiverOptions, postHogReceiver } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -36,40 +36,7 @@ export const failure = <A>(result: Either.Either<A, SinkError>): SinkError => {
   return result.left
 }
 
-const base = {
-  id: "0b7a3c1e-0000-4000-8000-000000000001",
-  envId: "env-1",
-  distinctId: "d-1",
-  timestamp: "2024-03-05T10:11:12.123456Z",
-  user: { keyId: "user-1", name: "Ada" },
-  route: "/home",
-  accountId: "acc",
-  projectId: "proj",
-  tags: {},
-  properties: {}
-}
-
-export const flagEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    event: "FlagValue",
-    flagId: "flag-id-1",
-    flagKey: "new-checkout",
-    variationId: "var-b",
-    sendToExperiment: false,
-    ...overrides
-  })
-
-export const metricEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    id: "0b7a3c1e-0000-4000-8000-000000000002",
-    event: "CustomEvent",
-    eventName: "purchase",
-    numericValue: 42.5,
-    applicationType: "Javascript",
-    ...overrides
-  })
+export { flagEvent, metricEvent } from "@featbit-export/testkit"
 
 /** The uuid of every stored row, in arrival order, duplicates included. */
 export const storedUuids = (receiver: PostHogReceiver): Array<string> => receiver.rows.map((row) => row.uuid)

@@ -1,4 +1,4 @@
-import { type ExportEvent, type Sink, decodeFeatBitRow, ExportEvent as ExportEventSchema } from "@featbit-export/core"
+import { type ExportEvent, type Sink, decodeFeatBitRow } from "@featbit-export/core"
 import { type SegmentReceiver, type SegmentReceiverOptions, segmentReceiver } from "@featbit-export/testkit"
 import { generateRows } from "@featbit-export/source-generate"
 import * as Effect from "effect/Effect"
@@ -31,37 +31,4 @@ export const setup = (
 
 export const run = <A>(effect: Effect.Effect<A, unknown, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(effect))
 
-const base = {
-  id: "0b7a3c1e-0000-4000-8000-000000000001",
-  envId: "env-1",
-  distinctId: "d-1",
-  timestamp: "2024-03-05T10:11:12.123456Z",
-  user: { keyId: "user-1", name: "Ada" },
-  route: "/home",
-  accountId: "acc",
-  projectId: "proj",
-  tags: {},
-  properties: {}
-}
-
-export const flagEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    event: "FlagValue",
-    flagId: "flag-id-1",
-    flagKey: "new-checkout",
-    variationId: "var-b",
-    sendToExperiment: false,
-    ...overrides
-  })
-
-export const metricEvent = (overrides: Record<string, unknown> = {}): ExportEvent =>
-  Schema.decodeUnknownSync(ExportEventSchema)({
-    ...base,
-    id: "0b7a3c1e-0000-4000-8000-000000000002",
-    event: "CustomEvent",
-    eventName: "purchase",
-    numericValue: 42.5,
-    applicationType: "Javascript",
-    ...overrides
-  })
+export { flagEvent, metricEvent } from "@featbit-export/testkit"

@@ -36,3 +36,5 @@ export * from "./s3/index.js"
 export * from "./amplitude/index.js"
 export * from "./mixpanel/index.js"
 export * from "./posthog/index.js"
+/** An evaluation and a metric with every field, for sinks' unit tests. */
+export * from "./sampleEvents.js"
