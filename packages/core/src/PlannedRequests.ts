@@ -2,7 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { SinkError } from "./Errors.js"
-import type { RejectedEvent } from "./Sink.js"
+import type { RejectedEvent, SinkBatch } from "./Sink.js"
 
 /** One request of a batch's plan, remembered across the engine's retries of that batch. */
 export interface PlannedRequest {
@@ -61,3 +61,27 @@ export const sendPending = <R extends PlannedRequest>(
     if (failure !== undefined) return yield* Effect.fail(failure)
     return requests.flatMap((request) => request.rejected)
   })
+
+/**
+ * The plans of the batches being written, kept across the engine's retries of a batch (a retry is the same
+ * sequence, first event and size) so that it resumes where it failed; a plan is dropped once its batch has
+ * succeeded or failed for good, so a later batch under the same key starts afresh.
+ */
+export const batchPlans = <P>() => {
+  const plans = new Map<string, P>()
+  return <A>(batch: SinkBatch, make: Effect.Effect<P>, run: (plan: P) => Effect.Effect<A, SinkError>): Effect.Effect<A, SinkError> =>
+    Effect.gen(function* () {
+      const key = `${batch.sequence}:${batch.events[0]?.id}:${batch.events.length}`
+      const plan = plans.get(key) ?? (yield* make)
+      plans.set(key, plan)
+      const result = yield* run(plan).pipe(
+        Effect.tapError((failure) =>
+          Effect.sync(() => {
+            if (!failure.retryable) plans.delete(key)
+          })
+        )
+      )
+      plans.delete(key)
+      return result
+    })
+}

@@ -4,7 +4,7 @@ import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
 import { SinkError } from "../src/Errors.js"
 import type { ExportEvent } from "../src/Event.js"
-import { type PlannedRequest, batchFailure, sendPending } from "../src/PlannedRequests.js"
+import { type PlannedRequest, batchFailure, batchPlans, sendPending } from "../src/PlannedRequests.js"
 import type { RejectedEvent } from "../src/Sink.js"
 
 const refused = (id: string): RejectedEvent => ({ event: { id } as ExportEvent, reason: `refused ${id}` })
@@ -84,5 +84,31 @@ describe("sendPending", () => {
       })
     await Effect.runPromise(sendPending("p", requestsOf(6), send, 2))
     expect(most).toBe(2)
+  })
+})
+
+describe("batchPlans", () => {
+  const batch = (sequence: number) => ({ sequence, events: [{ id: `e${sequence}` }] as unknown as ReadonlyArray<ExportEvent> })
+  it("keeps a batch's plan across a transient failure, and drops it after success or a fatal failure", async () => {
+    const planned = batchPlans<{ readonly made: number }>()
+    let made = 0
+    const make = Effect.sync(() => ({ made: ++made }))
+    const seen: Array<number> = []
+    const attempt = (sequence: number, outcome: "ok" | "transient" | "fatal") =>
+      Effect.runPromise(
+        Effect.either(
+          planned(batch(sequence), make, (plan) => {
+            seen.push(plan.made)
+            return outcome === "ok" ? Effect.succeed(plan.made) : Effect.fail(outcome === "transient" ? SinkError.transient("p", "busy") : SinkError.fatal("p", "no"))
+          })
+        )
+      )
+    await attempt(1, "transient")
+    await attempt(1, "ok")
+    await attempt(1, "ok")
+    await attempt(2, "fatal")
+    await attempt(2, "ok")
+    // The retry of batch 1 reused plan 1; after its success, and after batch 2's fatal failure, a new plan each time.
+    expect(seen).toEqual([1, 1, 2, 3, 4])
   })
 })

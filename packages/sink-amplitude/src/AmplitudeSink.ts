@@ -1,4 +1,5 @@
 import {
+  batchPlans,
   type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
@@ -123,7 +124,7 @@ export const AmplitudeSink = defineSink({
       const overhead = Buffer.byteLength(head) + Buffer.byteLength(tail)
       const maxEventBytes = maxBytes - overhead
       /** Batches with a failed request: what of their requests is left, so a retry sends only that. */
-      const plans = new Map<string, Plan>()
+      const planned = batchPlans<Plan>()
       /** Set once a failure says nothing more can be sent (a wrong key): every write still running fails with it. */
       let stopped: SinkError | undefined
 
@@ -259,23 +260,20 @@ export const AmplitudeSink = defineSink({
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
           if (stopped !== undefined) return yield* Effect.fail(stopped)
-          const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          const plan = plans.get(key) ?? makePlan(batch)
-          plans.set(key, plan)
-          const pending = plan.requests.filter((request) => request.pending.size > 0)
-          const results = yield* Effect.forEach(
-            pending,
-            (request) => Effect.either(sendIndexes(request, [...request.pending].sort((a, b) => a - b))),
-            { concurrency: config.concurrency }
+          return yield* planned(batch, Effect.sync(() => makePlan(batch)), (plan) =>
+            Effect.gen(function* () {
+              const pending = plan.requests.filter((request) => request.pending.size > 0)
+              const results = yield* Effect.forEach(
+                pending,
+                (request) => Effect.either(sendIndexes(request, [...request.pending].sort((a, b) => a - b))),
+                { concurrency: config.concurrency }
+              )
+              const failure = batchFailure(PLUGIN, results.flatMap((result) => (Either.isLeft(result) ? [result.left] : [])), pending.length)
+              if (failure !== undefined) return yield* Effect.fail(failure)
+              const rejected = [...plan.rejected, ...plan.requests.flatMap((request) => request.rejected)]
+              return rejected.length === 0 ? accepted : { rejected }
+            })
           )
-          const failure = batchFailure(PLUGIN, results.flatMap((result) => (Either.isLeft(result) ? [result.left] : [])), pending.length)
-          if (failure !== undefined) {
-            if (!failure.retryable) plans.delete(key)
-            return yield* Effect.fail(failure)
-          }
-          plans.delete(key)
-          const rejected = [...plan.rejected, ...plan.requests.flatMap((request) => request.rejected)]
-          return rejected.length === 0 ? accepted : { rejected }
         })
 
       /**

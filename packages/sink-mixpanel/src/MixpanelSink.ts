@@ -1,6 +1,7 @@
 import { promisify } from "node:util"
 import * as zlib from "node:zlib"
 import {
+  batchPlans,
   type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
@@ -135,7 +136,7 @@ export const MixpanelSink = defineSink({
       const said = (answer: Answer): string => answerExcerpt(answer.text, secrets)
       const maxEventBytes = Math.min(MIXPANEL_LIMITS.maxBytesPerEvent - 1, config.maxBytesPerRequest - ENVELOPE_BYTES)
       /** Batches with a failed request: which of their requests were acknowledged, so a retry sends only the rest. */
-      const plans = new Map<string, Plan>()
+      const planned = batchPlans<Plan>()
       let warnedTooLarge = false
       /** Set once the endpoint took any request: a 413 is then about the request, not the endpoint. */
       let tookSomething = false
@@ -281,20 +282,12 @@ export const MixpanelSink = defineSink({
       const write: Sink["write"] = (batch) =>
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
-          const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          const plan = plans.get(key) ?? makePlan(batch)
-          plans.set(key, plan)
-          const sent = yield* sendPending(PLUGIN, plan.requests, sendOnce, config.concurrency).pipe(
-            // A fatal failure ends the batch: a later batch under the same key starts a new plan.
-            Effect.tapError((failure) =>
-              Effect.sync(() => {
-                if (!failure.retryable) plans.delete(key)
-              })
-            )
+          return yield* planned(batch, Effect.sync(() => makePlan(batch)), (plan) =>
+            Effect.map(sendPending(PLUGIN, plan.requests, sendOnce, config.concurrency), (sent) => {
+              const rejected = [...plan.rejected, ...sent]
+              return rejected.length === 0 ? accepted : { rejected }
+            })
           )
-          plans.delete(key)
-          const rejected = [...plan.rejected, ...sent]
-          return rejected.length === 0 ? accepted : { rejected }
         })
 
       /**

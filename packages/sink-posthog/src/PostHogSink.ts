@@ -1,6 +1,7 @@
 import { promisify } from "node:util"
 import * as zlib from "node:zlib"
 import {
+  batchPlans,
   type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
@@ -118,7 +119,7 @@ export const PostHogSink = defineSink({
         ...(config.gzip ? { "content-encoding": "gzip" } : {})
       }
       /** Batches with a failed request: which of their requests were acknowledged, so a retry sends only the rest. */
-      const plans = new Map<string, Plan>()
+      const planned = batchPlans<Plan>()
       /** Set once the endpoint refused the probe too: every write still running fails with it. */
       let refusedAll: SinkError | undefined
       /**
@@ -298,20 +299,12 @@ export const PostHogSink = defineSink({
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
           if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
-          const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          const plan = plans.get(key) ?? makePlan(batch)
-          plans.set(key, plan)
-          const sent = yield* sendPending(PLUGIN, plan.requests, send, config.concurrency).pipe(
-            // A fatal failure ends the batch: a later batch under the same key starts a new plan.
-            Effect.tapError((failure) =>
-              Effect.sync(() => {
-                if (!failure.retryable) plans.delete(key)
-              })
-            )
+          return yield* planned(batch, Effect.sync(() => makePlan(batch)), (plan) =>
+            Effect.map(sendPending(PLUGIN, plan.requests, send, config.concurrency), (sent) => {
+              const rejected = [...plan.rejected, ...sent]
+              return rejected.length === 0 ? accepted : { rejected }
+            })
           )
-          plans.delete(key)
-          const rejected = [...plan.rejected, ...sent]
-          return rejected.length === 0 ? accepted : { rejected }
         })
 
       const check = Effect.gen(function* () {

@@ -1,4 +1,5 @@
 import {
+  batchPlans,
   type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
@@ -176,7 +177,7 @@ export const SegmentSink = defineSink({
         return true
       }
       /** Batches with a failed request: which of their requests were acknowledged, so a retry sends only the rest. */
-      const plans = new Map<string, Plan>()
+      const planned = batchPlans<Plan>()
       /**
        * Set once the endpoint refused even an empty batch: the pipeline stops on it, and every write still
        * running fails with it instead of sending more.
@@ -399,24 +400,16 @@ export const SegmentSink = defineSink({
         Effect.gen(function* () {
           if (batch.events.length === 0) return accepted
           if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
-          const key = `${batch.sequence}:${batch.events[0]!.id}:${batch.events.length}`
-          let plan = plans.get(key)
-          if (plan === undefined) {
-            plan = makePlan(batch)
-            yield* Effect.forEach(plan.notes, (note) => Effect.logWarning(`sink ${PLUGIN}: ${note}`), { discard: true })
-          }
-          plans.set(key, plan)
-          const sent = yield* sendPending(PLUGIN, plan.requests, send, config.concurrency).pipe(
-            // A fatal failure ends the batch: a later batch under the same key starts a new plan.
-            Effect.tapError((failure) =>
-              Effect.sync(() => {
-                if (!failure.retryable) plans.delete(key)
-              })
-            )
+          // The plan's notes (events cut to fit) are logged once, when the batch is first planned.
+          const plannedWithNotes = Effect.tap(Effect.sync(() => makePlan(batch)), (plan) =>
+            Effect.forEach(plan.notes, (note) => Effect.logWarning(`sink ${PLUGIN}: ${note}`), { discard: true })
           )
-          plans.delete(key)
-          const rejected = [...plan.rejected, ...sent]
-          return rejected.length === 0 ? accepted : { rejected }
+          return yield* planned(batch, plannedWithNotes, (plan) =>
+            Effect.map(sendPending(PLUGIN, plan.requests, send, config.concurrency), (sent) => {
+              const rejected = [...plan.rejected, ...sent]
+              return rejected.length === 0 ? accepted : { rejected }
+            })
+          )
         })
 
       const check = Effect.gen(function* () {
