@@ -30,6 +30,7 @@ export * from "./liveConformance.js"
 export * from "./clickhouse/index.js"
 /** SIGKILL tests: the built runner with one sink in a child process, killed while it exports. */
 export * from "./runnerKills.js"
+export * from "./killedHttpExport.js"
 /** A local S3 REST server (SigV4, multipart, If-None-Match, scripted faults) for object-storage sink tests. */
 export * from "./s3/index.js"
 /** Local receivers for the product-analytics destinations, each enforcing its documented contract and runnable as its own process. */

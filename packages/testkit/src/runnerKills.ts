@@ -91,13 +91,15 @@ export const killDuringExport = async (options: {
   readonly rounds?: number
   readonly spread?: number
   readonly maxDelayMs?: number
+  /** Added to each run's environment (credentials the pipeline file names as ${VAR}). */
+  readonly env?: Record<string, string>
 }): Promise<Array<Kill>> => {
   const random = seededRandom(options.seed)
   const fail = (why: string, run: RunnerProcess) => new Error(`seed ${options.seed}, kills ${JSON.stringify(kills)}: ${why}:\n${run.stderr()}`)
   const kills: Array<Kill> = []
   for (let round = 0; round < (options.rounds ?? 3); round++) {
     const before = (readCheckpoint(options.dir)?.exported ?? 0) + Math.floor(random() * (options.spread ?? 50_000))
-    const run = startRunner(options.dir, ["run", "pipeline.yaml", "--once"])
+    const run = startRunner(options.dir, ["run", "pipeline.yaml", "--once"], options.env)
     let exited = false
     void run.finished.then(() => (exited = true))
     const deadline = Date.now() + 30_000

@@ -119,6 +119,8 @@ export interface AmplitudeReceiver {
   readonly received: number
   /** Accepted events not stored again because their dedupe key was seen within 7 days. */
   readonly duplicates: number
+  /** How many copies of each insert_id were accepted, stored or as duplicates (empty when keepEvents is false). */
+  readonly copiesByInsertId: ReadonlyMap<string, number>
   /** Every request to the ingestion routes, in arrival order. */
   readonly requests: ReadonlyArray<AmplitudeRequestRecord>
   readonly stats: () => AmplitudeReceiverStats
@@ -279,6 +281,7 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
   const events: Array<Record<string, unknown>> = []
   const requests: Array<AmplitudeRequestRecord> = []
   const seen = new Map<string, number>()
+  const copiesByInsertId = new Map<string, number>()
   const timers = new Set<NodeJS.Timeout>()
   let received = 0
   let stored = 0
@@ -345,6 +348,7 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
     for (const i of indexes) {
       const event = list[i]!
       received++
+      if (keep && typeof event["insert_id"] === "string") copiesByInsertId.set(event["insert_id"], (copiesByInsertId.get(event["insert_id"]) ?? 0) + 1)
       const key = dedupeKey(event)
       if (key !== undefined) {
         const first = seen.get(key)
@@ -506,6 +510,7 @@ export const startAmplitudeReceiver = async (options: AmplitudeReceiverOptions):
     get duplicates() {
       return duplicates
     },
+    copiesByInsertId,
     requests,
     stats,
     fault: (fault, faultOptions) => {
