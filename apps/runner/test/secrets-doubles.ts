@@ -121,3 +121,65 @@ export const startPostgresEcho = async (): Promise<PostgresEcho> => {
     }
   }
 }
+
+export interface HttpEcho {
+  readonly url: string
+  /** Requests answered so far. */
+  readonly requests: () => number
+  readonly close: () => Promise<void>
+}
+
+/** The credentials a request carries: its Authorization header (decoded when Basic) and every key-like string field of its JSON body. */
+const credentialsOf = (authorization: string, body: string): Array<{ secret: string; user?: string }> => {
+  const found: Array<{ secret: string; user?: string }> = []
+  if (authorization.startsWith("Basic ")) {
+    const decoded = Buffer.from(authorization.slice(6), "base64").toString("utf8")
+    const colon = decoded.indexOf(":")
+    found.push({ secret: decoded.slice(colon + 1), user: decoded.slice(0, colon) }, { secret: decoded.slice(0, colon) })
+  } else if (authorization !== "") found.push({ secret: authorization.replace(/^Bearer /, "") })
+  try {
+    const parsed: unknown = JSON.parse(body)
+    if (typeof parsed === "object" && parsed !== null) {
+      for (const [key, value] of Object.entries(parsed)) {
+        if (typeof value === "string" && /key|token|secret/i.test(key)) found.push({ secret: value })
+      }
+    }
+  } catch {
+    // Not JSON (gzip, a form): the body is quoted as it came.
+  }
+  return found.filter((credential) => credential.secret !== "")
+}
+
+/**
+ * An HTTP endpoint no one should trust: every request is answered `status` with a text body that quotes its
+ * Authorization header, the credentials in it and in the body's key fields (in every form of `encodings`),
+ * and the body itself, as a misbehaving proxy or an API's "invalid key: ..." answer does.
+ */
+export const startHttpEcho = async (status: number): Promise<HttpEcho> => {
+  const http = await import("node:http")
+  const zlib = await import("node:zlib")
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => {
+      requests++
+      // Gunzipped first, so that a key in a gzipped body (PostHog's, Mixpanel's) is quoted too.
+      const raw = Buffer.concat(chunks)
+      const body = (req.headers["content-encoding"] === "gzip" ? zlib.gunzipSync(raw) : raw).toString("utf8")
+      const authorization = req.headers.authorization ?? ""
+      const quotes = credentialsOf(authorization, body).map(({ secret, user }) => quoteEveryForm(secret, user))
+      res.writeHead(status, { "content-type": "text/plain" })
+      res.end([`refused; you sent Authorization: ${authorization}`, ...quotes, `body: ${body}`].join("\n"))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}

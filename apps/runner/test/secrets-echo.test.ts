@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { type EventHubPeer, type HttpFront, type SegmentReceiver, startEventHubPeer, startHttpFront, startMongoWireServer, startSegmentReceiver } from "@featbit-export/testkit"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
-import { encodings, quoteEveryForm, startPostgresEcho } from "./secrets-doubles.js"
+import { encodings, quoteEveryForm, startHttpEcho, startPostgresEcho } from "./secrets-doubles.js"
 import { assertBuilt, bin, cli, tempDir, writeFile } from "./support.js"
 
 beforeAll(assertBuilt)
@@ -349,5 +349,62 @@ ${FAST_RETRY}  - name: eh-sas
     expectCodes(printed, { validate: 0, check: 1, run: 1, preview: 0 })
     expect(peer.attempts()).toBeGreaterThan(0)
     expect(all(printed)).toContain("quota exceeded for the key you signed with: plain: <redacted>")
+  })
+
+  /**
+   * An analytics sink's file with two pipelines, one into an endpoint that refuses with 400 (the events' fault:
+   * dead letters quote the answer) and one into an endpoint that refuses with 401, both quoting the request.
+   */
+  const analyticsEchoes = async (sink: (url: string) => string, env: Record<string, string>, secrets: ReadonlyArray<{ secret: string; user?: string }>) => {
+    const refusing = await startHttpEcho(400)
+    const unauthorized = await startHttpEcho(401)
+    closers.push(refusing.close, unauthorized.close)
+    const dir = tempDir()
+    const file = writeFile(
+      dir,
+      "pipeline.yaml",
+      `pipelines:
+  - name: refused
+    source: { type: generate, count: 8, seed: 5 }
+    sink: ${sink(refusing.url)}
+    deadLetters: { max: 100 }
+${FAST_RETRY}  - name: unauthorized
+    source: { type: generate, count: 8, seed: 6 }
+    sink: ${sink(unauthorized.url)}
+${FAST_RETRY}`
+    )
+    const printed = await everyCommand(dir, file, env)
+    expectNoLeak(dir, printed, secrets)
+    expectCodes(printed, { validate: 0, check: 1, run: 1, preview: 0 })
+    // Not vacuous: both endpoints quoted requests back, and the quotes reached the output scrubbed.
+    expect(refusing.requests()).toBeGreaterThan(0)
+    expect(unauthorized.requests()).toBeGreaterThan(0)
+    // The echo's "plain: <secret>" line came through, its secret replaced by a marker.
+    expect(all(printed)).toMatch(/plain: (\[redacted\]|<redacted>|\*\*\*)/)
+    return { dir, printed }
+  }
+
+  it("amplitude: the api key, sent in the body, against endpoints that quote it back", async () => {
+    const apiKey = canary("amplitude")
+    await analyticsEchoes((url) => `{ type: amplitude, apiKey: "\${AMPLITUDE_API_KEY}", endpoint: "${url}" }`, { AMPLITUDE_API_KEY: apiKey }, [{ secret: apiKey }])
+  })
+
+  it("mixpanel: a service account's secret and a project secret, sent as Basic credentials, against endpoints that quote them back", async () => {
+    const secret = canary("mpsa")
+    const projectSecret = canary("mpproj")
+    const user = "featbit-export.sa.mp-service-account"
+    await analyticsEchoes(
+      (url) => `{ type: mixpanel, serviceAccount: { username: ${user}, secret: "\${MP_SA_SECRET}" }, projectId: "4242", endpoint: "${url}" }`,
+      { MP_SA_SECRET: secret },
+      [{ secret, user }]
+    )
+    await analyticsEchoes((url) => `{ type: mixpanel, projectSecret: "\${MP_PROJECT_SECRET}", endpoint: "${url}" }`, { MP_PROJECT_SECRET: projectSecret }, [
+      { secret: projectSecret }
+    ])
+  })
+
+  it("posthog: the project api key, sent in the body, against endpoints that quote it back", async () => {
+    const apiKey = canary("posthog")
+    await analyticsEchoes((url) => `{ type: posthog, apiKey: "\${POSTHOG_API_KEY}", host: "${url}" }`, { POSTHOG_API_KEY: apiKey }, [{ secret: apiKey }])
   })
 })
