@@ -3,14 +3,12 @@
 import { Timestamp } from "@featbit-export/core"
 import { readObjectBack } from "@featbit-export/object-storage"
 import { generateRows } from "@featbit-export/source-generate"
-import { killDuringExport, runnerWithSink, startRunner } from "@featbit-export/testkit"
+import { killDuringExport, startRunner, writeKillPipeline } from "@featbit-export/testkit"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 export const KILLED_EXPORT_EVENTS = 200_000
 
 export const killedExport = async (options: {
@@ -28,25 +26,7 @@ export const killedExport = async (options: {
   const start = new Date(Date.now() - 3_600_000).toISOString()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `featbit-export-${options.sinkPackage}-`))
   try {
-    fs.writeFileSync(
-      path.join(dir, "runner.mjs"),
-      runnerWithSink({
-        runnerIndex: path.join(root, "apps", "runner", "dist", "index.js"),
-        sinkIndex: path.join(root, "packages", options.sinkPackage, "dist", "index.js"),
-        sinkExport: options.sinkExport
-      })
-    )
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      `pipelines:
-  - name: gen
-    source: { type: generate, count: ${KILLED_EXPORT_EVENTS}, seed: 7, start: "${start}" }
-    sink:
-${options.sinkKeys}
-    batch:
-      size: 5000
-`
-    )
+    writeKillPipeline(dir, { ...options, count: KILLED_EXPORT_EVENTS, start, batchSize: 5_000 })
     // Object sinks run at ~60,000-85,000 ev/s: kills after at most 30,000 more events and 400 ms leave the third
     // kill well before the end (with the default 50,000 and 600 ms a slow CI run once finished before it).
     const kills = await killDuringExport({ dir, seed, spread: 30_000, maxDelayMs: 400 })

@@ -1,11 +1,7 @@
 import { countBy, killedHttpExport, mixpanelReceiver } from "@featbit-export/testkit"
 import * as Effect from "effect/Effect"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { it } from "vitest"
 import { PROJECT_ID, SA_SECRET, SA_USER, receiverOptions } from "./support.js"
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
 it("a run killed with SIGKILL three times and run to the end stores every event once by Mixpanel's dedupe 4-tuple", async () => {
   await Effect.runPromise(
@@ -14,9 +10,7 @@ it("a run killed with SIGKILL three times and run to the end stores every event 
         const receiver = yield* mixpanelReceiver(receiverOptions())
         yield* Effect.promise(() =>
           killedHttpExport({
-            label: "mixpanel",
-            runnerIndex: path.join(root, "apps", "runner", "dist", "index.js"),
-            sinkIndex: path.join(root, "packages", "sink-mixpanel", "dist", "index.js"),
+            sinkPackage: "sink-mixpanel",
             sinkExport: "MixpanelSink",
             sinkKeys: `      type: mixpanel
       serviceAccount:

@@ -1,11 +1,7 @@
 import { countBy, killedHttpExport, postHogReceiver } from "@featbit-export/testkit"
 import * as Effect from "effect/Effect"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { it } from "vitest"
 import { API_KEY, run } from "./support.js"
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
 it("a run killed with SIGKILL three times and run to the end leaves one merged row per event, under its uuid", async () => {
   await run(
@@ -13,9 +9,7 @@ it("a run killed with SIGKILL three times and run to the end leaves one merged r
       const receiver = yield* postHogReceiver({ apiKey: API_KEY })
       yield* Effect.promise(() =>
         killedHttpExport({
-          label: "posthog",
-          runnerIndex: path.join(root, "apps", "runner", "dist", "index.js"),
-          sinkIndex: path.join(root, "packages", "sink-posthog", "dist", "index.js"),
+          sinkPackage: "sink-posthog",
           sinkExport: "PostHogSink",
           sinkKeys: `      type: posthog
       apiKey: \${POSTHOG_API_KEY}

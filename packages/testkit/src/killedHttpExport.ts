@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { expect } from "vitest"
-import { killDuringExport, readCheckpoint, runnerWithSink, startRunner } from "./runnerKills.js"
+import { killDuringExport, readCheckpoint, startRunner, writeKillPipeline } from "./runnerKills.js"
 
 /** What the destination kept, as its receiver reports it. */
 export interface KeptByDestination {
@@ -21,35 +21,22 @@ export interface KeptByDestination {
 }
 
 export const killedHttpExport = async (options: {
-  /** The built runner's and sink's entry points, and the plugin the sink package exports. */
-  readonly runnerIndex: string
-  readonly sinkIndex: string
+  /** The sink's package folder under packages/, and the plugin it exports. */
+  readonly sinkPackage: string
   readonly sinkExport: string
   /** The sink's keys in YAML, indented for `sink:` (6 spaces); credentials as ${VAR} from `env`. */
   readonly sinkKeys: string
   readonly env: Record<string, string>
   readonly kept: () => KeptByDestination
-  readonly label: string
   readonly count?: number
 }) => {
   const count = options.count ?? 60_000
   const seed = Number(process.env["KILL_SEED"] ?? Math.floor(Math.random() * 2 ** 31))
   // Production-shaped timestamps: the export starts an hour ago (the receivers refuse times far from now).
   const start = new Date(Date.now() - 3_600_000).toISOString()
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `featbit-export-kill-${options.label}-`))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `featbit-export-kill-${options.sinkPackage}-`))
   try {
-    fs.writeFileSync(path.join(dir, "runner.mjs"), runnerWithSink(options))
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      `pipelines:
-  - name: gen
-    source: { type: generate, count: ${count}, seed: 7, start: "${start}" }
-    sink:
-${options.sinkKeys}
-    batch:
-      size: 2000
-`
-    )
+    writeKillPipeline(dir, { ...options, count, start, batchSize: 2_000 })
     // Kills after at most 8,000 more committed events and 300 ms leave the third well before the end at these
     // sinks' pace in a child runner.
     const kills = await killDuringExport({ dir, seed, spread: 8_000, maxDelayMs: 300, env: options.env })
@@ -66,7 +53,7 @@ ${options.sinkKeys}
     // run after it resumes past them, and an event may come again once per kill committed before it, no more.
     const resentWithoutCause = source.filter((id, i) => (kept.copies.get(id) ?? 0) - 1 > kills.filter((kill) => kill.committed <= i).length)
     const duplicates = [...kept.copies.values()].reduce((sum, copies) => sum + copies - 1, 0)
-    console.log(`${options.label} SIGKILL test: ${schedule}; ${kept.stored} stored, ${duplicates} duplicates dropped by the dedupe key`)
+    console.log(`${options.sinkPackage} SIGKILL test: ${schedule}; ${kept.stored} stored, ${duplicates} duplicates dropped by the dedupe key`)
     expect(kills.every((kill) => kill.committed < count), schedule).toBe(true)
     expect(missing.slice(0, 5), schedule).toEqual([])
     expect([...kept.ids].filter((id) => !known.has(id)), `${schedule}: ids never generated`).toEqual([])

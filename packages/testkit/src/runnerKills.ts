@@ -2,7 +2,13 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+/** The repository's root, from this file's place in it (packages/testkit/dist or src). */
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+
+/** The built entry point (`dist/index.js`) of a workspace package, by its folder (`apps/runner`, `packages/sink-s3`). */
+export const builtEntry = (folder: string): string => path.join(repositoryRoot, folder, "dist", "index.js")
 
 /**
  * A script (`runner.mjs`) that runs the built runner's `main` with its built-in plugins plus the sink a built
@@ -20,6 +26,40 @@ main(process.argv.slice(2), { sources: builtins.sources, sinks }).then(
   (error) => { process.stderr.write(String(error) + "\\n"); process.exitCode = 1 }
 )
 `
+}
+
+/**
+ * Writes `runner.mjs` (the built runner with the sink of `packages/<sinkPackage>`) and `pipeline.yaml` (one
+ * pipeline `gen` of `count` generated events from `start` into the sink) into `dir`.
+ */
+export const writeKillPipeline = (
+  dir: string,
+  options: {
+    readonly sinkPackage: string
+    readonly sinkExport: string
+    /** The sink's keys in YAML, indented for `sink:` (6 spaces). */
+    readonly sinkKeys: string
+    readonly count: number
+    /** ISO 8601: the first generated timestamp. */
+    readonly start: string
+    readonly batchSize: number
+  }
+): void => {
+  fs.writeFileSync(
+    path.join(dir, "runner.mjs"),
+    runnerWithSink({ runnerIndex: builtEntry("apps/runner"), sinkIndex: builtEntry(`packages/${options.sinkPackage}`), sinkExport: options.sinkExport })
+  )
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    `pipelines:
+  - name: gen
+    source: { type: generate, count: ${options.count}, seed: 7, start: "${options.start}" }
+    sink:
+${options.sinkKeys}
+    batch:
+      size: ${options.batchSize}
+`
+  )
 }
 
 /** A checkpoint file as the runner writes it. */
