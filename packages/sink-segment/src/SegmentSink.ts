@@ -140,6 +140,17 @@ const isOk = (answer: Answer): boolean => answer.status >= 200 && answer.status 
 const isRefusal = (answer: Answer): boolean => answer.status === 400 || answer.status === 413
 
 /**
+ * Whether an answer to an empty batch refuses only its emptiness: RudderStack's 400 "Empty batch payload".
+ * RudderStack's gateway (whose `/v1/batch` takes Segment's requests) checks the write key first and refuses
+ * an empty batch after that, so this answer says what Segment's 200 to an empty batch says: the endpoint
+ * took the write key and reads batches, it is not refusing everything.
+ */
+const refusedAsEmpty = (answer: Answer): boolean => answer.status === 400 && /\bempty batch payload\b/i.test(answer.text)
+
+/** RudderStack's 404 for the write key of a disabled source. */
+const sourceDisabled = (answer: Answer): boolean => answer.status === 404 && /\bsource is disabled\b/i.test(answer.text)
+
+/**
  * `type: segment`: sends every event to Segment's HTTP Tracking API (`POST /v1/batch`) with its FeatBit id
  * as `messageId`, so Segment deduplicates re-sends.
  */
@@ -258,22 +269,26 @@ export const SegmentSink = defineSink({
       const failureOf = (answer: Answer): SinkError => {
         const { status } = answer
         const quoted = said(answer)
+        const colonQuoted = quoted === "" ? "" : `: ${quoted}`
         if (status === 401 || status === 403) {
           return SinkError.fatal(
             PLUGIN,
-            `Segment refused the write key (HTTP ${status} from ${url}): check sink.writeKey, it must be the write key of a Segment source of this workspace and region`
+            `Segment refused the write key (HTTP ${status} from ${url}${colonQuoted}): check sink.writeKey, it must be the write key of a Segment source of this workspace and region (or of a RudderStack source of this data plane)`
           )
         }
-        if (status === 404) return SinkError.fatal(PLUGIN, `${url} does not exist (HTTP 404): check sink.endpoint`)
+        if (sourceDisabled(answer)) {
+          return SinkError.fatal(PLUGIN, `${url} answered HTTP 404 (${quoted}): the source of this write key is disabled; enable it, or check sink.writeKey`)
+        }
+        if (status === 404) return SinkError.fatal(PLUGIN, `${url} does not exist (HTTP 404${colonQuoted}): check sink.endpoint`)
         if (status === 429) {
-          return SinkError.transient(PLUGIN, `Segment is rate limiting (HTTP 429 from ${url})`, { retryAfter: parseRetryAfter(answer.retryAfter) })
+          return SinkError.transient(PLUGIN, `the endpoint is rate limiting (HTTP 429 from ${url})`, { retryAfter: parseRetryAfter(answer.retryAfter) })
         }
         if (status === 408 || status >= 500) {
-          return SinkError.transient(PLUGIN, `Segment answered HTTP ${status} from ${url}${quoted === "" ? "" : `: ${quoted}`}`, {
+          return SinkError.transient(PLUGIN, `the endpoint answered HTTP ${status} from ${url}${colonQuoted}`, {
             retryAfter: parseRetryAfter(answer.retryAfter)
           })
         }
-        return SinkError.fatal(PLUGIN, `Segment answered HTTP ${status} from ${url}${quoted === "" ? "" : `: ${quoted}`}`)
+        return SinkError.fatal(PLUGIN, `the endpoint answered HTTP ${status} from ${url}${colonQuoted}`)
       }
 
       /** The endpoint refused an empty batch (after refusing `refusal`, a request of events, when given). */
@@ -294,14 +309,15 @@ export const SegmentSink = defineSink({
       /**
        * Whether the endpoint takes requests at all, asked with an empty batch (no event can be at fault in
        * it). Refused: the endpoint refuses everything, and the sink stops instead of dead-lettering
-       * every event. Taken: the refused messages are at fault. The caller holds `verdict`.
+       * every event. Taken (or refused only for being empty, as RudderStack does: `refusedAsEmpty`): the
+       * refused messages are at fault. The caller holds `verdict`.
        */
       const askEmpty = (refusal: Answer, evidence: { accepts: boolean }): Effect.Effect<void, SinkError> =>
         Effect.gen(function* () {
           if (refusedAll !== undefined) return yield* Effect.fail(refusedAll)
           if (evidence.accepts) return
           const answer = yield* post(envelope(""))
-          if (isOk(answer)) {
+          if (isOk(answer) || refusedAsEmpty(answer)) {
             evidence.accepts = true
             return
           }
@@ -415,6 +431,11 @@ export const SegmentSink = defineSink({
       const check = Effect.gen(function* () {
         const answer = yield* post(envelope(""))
         if (isOk(answer)) return [`${url} accepted an empty batch with the configured write key (HTTP ${answer.status})`]
+        if (refusedAsEmpty(answer)) {
+          return [
+            `${url} took the configured write key and refused the empty batch only for being empty (HTTP 400: ${said(answer)}), as RudderStack's gateway does: it reads batches`
+          ]
+        }
         if (isRefusal(answer)) return yield* Effect.fail(refusedEverything(answer))
         if (answer.status === 401 || answer.status === 403) {
           return yield* Effect.fail(SinkError.fatal(PLUGIN, `Segment refused the write key (HTTP ${answer.status} from ${url}): check sink.writeKey`))
