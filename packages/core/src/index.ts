@@ -59,6 +59,7 @@ export * from "./EventColumns.js"
 export * from "./Chunks.js"
 /** Requests of items bounded by count and bytes, for sinks that join serialized items into one body. */
 export * from "./RequestChunks.js"
+export * from "./SerializedEvents.js"
 /** A batch's requests sent concurrently, the acknowledged ones remembered across the engine's retries. */
 export * from "./PlannedRequests.js"
 /** HTTP sinks: the wait a `Retry-After` header asks for. */

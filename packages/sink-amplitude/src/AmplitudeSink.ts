@@ -1,6 +1,5 @@
 import {
   batchPlans,
-  type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
   Secrets,
@@ -10,7 +9,8 @@ import {
   accepted,
   answerExcerpt,
   batchFailure,
-  chunkRequests,
+  type SerializedEvent,
+  serializeEvents,
   configSecretForms,
   defineSink,
   parseRetryAfter,
@@ -27,12 +27,7 @@ import { render, renderEvent } from "./render.js"
 
 const PLUGIN = "amplitude"
 
-/** One event, serialized once: its JSON bytes are what the limits count and what is sent. */
-interface Item {
-  readonly json: string
-  readonly bytes: number
-  readonly event: ExportEvent
-}
+type Item = SerializedEvent
 
 /**
  * One request of a batch, remembered across the engine's retries of that batch: `pending` holds the
@@ -129,22 +124,19 @@ export const AmplitudeSink = defineSink({
       let stopped: SinkError | undefined
 
       const makePlan = ({ events, fields }: SinkBatch): Plan => {
-        const rejected: Array<RejectedEvent> = []
-        const items: Array<Item> = []
-        for (const event of events) {
-          const mapped = amplitudeFields(fields?.(event))
-          const json = JSON.stringify(renderEvent(config, event, mapped))
-          const bytes = Buffer.byteLength(json)
-          if (bytes > maxEventBytes) {
-            rejected.push({
-              event,
-              reason: `its Amplitude event is ${bytes} bytes${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the ${maxEventBytes} bytes one request may hold (sink.maxBytesPerRequest ${maxBytes} less the request's envelope)`
-            })
-            continue
-          }
-          items.push({ json, bytes, event })
-        }
-        const requests = chunkRequests(items, config.maxEventsPerRequest, maxBytes, overhead).map(
+        const { groups, rejected } = serializeEvents(events, {
+          render: (event) => {
+            const mapped = amplitudeFields(fields?.(event))
+            return { json: JSON.stringify(renderEvent(config, event, mapped)), mapped }
+          },
+          tooLarge: (bytes, mapped) =>
+            `its Amplitude event is ${bytes} bytes${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the ${maxEventBytes} bytes one request may hold (sink.maxBytesPerRequest ${maxBytes} less the request's envelope)`,
+          maxEventBytes,
+          maxEventsPerRequest: config.maxEventsPerRequest,
+          maxBytesPerRequest: maxBytes,
+          envelopeBytes: overhead
+        })
+        const requests = groups.map(
           (group): Request => ({ items: group, pending: new Set(group.map((_, i) => i)), rejected: [] })
         )
         return { requests, rejected }

@@ -2,7 +2,6 @@ import { promisify } from "node:util"
 import * as zlib from "node:zlib"
 import {
   batchPlans,
-  type ExportEvent,
   type HttpAnswer,
   type RejectedEvent,
   Secrets,
@@ -11,7 +10,8 @@ import {
   SinkError,
   accepted,
   answerExcerpt,
-  chunkRequests,
+  type SerializedEvent,
+  serializeEvents,
   configSecretForms,
   defineSink,
   parseRetryAfter,
@@ -31,12 +31,7 @@ export const GZIP_LEVEL = 1
 
 const gzip = promisify(zlib.gzip)
 
-/** One event, serialized once: its JSON bytes are what Mixpanel's limits count and what is sent. */
-interface Item {
-  readonly json: string
-  readonly bytes: number
-  readonly event: ExportEvent
-}
+type Item = SerializedEvent
 
 /**
  * One `/import` request of a batch, remembered across the engine's retries of that batch: a retry sends only
@@ -144,23 +139,20 @@ export const MixpanelSink = defineSink({
       let refusedAll: SinkError | undefined
 
       const makePlan = ({ events, fields }: SinkBatch): Plan => {
-        const rejected: Array<RejectedEvent> = []
-        const items: Array<Item> = []
-        for (const event of events) {
+        const { groups, rejected } = serializeEvents(events, {
           // Mapped values are serialized into the record like the sink's own, so the limits count them.
-          const mapped = eventFields(fields?.(event))
-          const json = JSON.stringify(renderEvent(config, event, mapped))
-          const bytes = Buffer.byteLength(json)
-          if (bytes > maxEventBytes) {
-            rejected.push({
-              event,
-              reason: `its Mixpanel event is ${bytes} bytes of JSON${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the limit of ${maxEventBytes} bytes per event (Mixpanel takes events under 1 MB, in requests of at most sink.maxBytesPerRequest = ${config.maxBytesPerRequest})`
-            })
-            continue
-          }
-          items.push({ json, bytes, event })
-        }
-        return { requests: chunkRequests(items, config.maxEventsPerRequest, config.maxBytesPerRequest, ENVELOPE_BYTES).map(toRequest), rejected }
+          render: (event) => {
+            const mapped = eventFields(fields?.(event))
+            return { json: JSON.stringify(renderEvent(config, event, mapped)), mapped }
+          },
+          tooLarge: (bytes, mapped) =>
+            `its Mixpanel event is ${bytes} bytes of JSON${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the limit of ${maxEventBytes} bytes per event (Mixpanel takes events under 1 MB, in requests of at most sink.maxBytesPerRequest = ${config.maxBytesPerRequest})`,
+          maxEventBytes,
+          maxEventsPerRequest: config.maxEventsPerRequest,
+          maxBytesPerRequest: config.maxBytesPerRequest,
+          envelopeBytes: ENVELOPE_BYTES
+        })
+        return { requests: groups.map(toRequest), rejected }
       }
 
       const to = { plugin: PLUGIN, target, url, timeout: config.requestTimeout, forms: secrets }

@@ -11,7 +11,8 @@ import {
   SinkError,
   accepted,
   answerExcerpt,
-  chunkRequests,
+  type SerializedEvent,
+  serializeEvents,
   configSecretForms,
   defineSink,
   parseRetryAfter,
@@ -29,12 +30,7 @@ import { version } from "./version.js"
 const PLUGIN = "posthog"
 const gzip = promisify(zlib.gzip)
 
-/** One event, serialized once: its JSON bytes are what the limits count and what is sent. */
-interface Item {
-  readonly json: string
-  readonly bytes: number
-  readonly event: ExportEvent
-}
+type Item = SerializedEvent
 
 /** One `/batch/` request of a batch, remembered across the engine's retries of that batch. */
 interface Request {
@@ -137,29 +133,23 @@ export const PostHogSink = defineSink({
       }
 
       const makePlan = ({ events, fields }: SinkBatch): Plan => {
-        const rejected: Array<RejectedEvent> = []
-        const items: Array<Item> = []
-        for (const event of events) {
-          if (!isUuid(event.id)) {
-            rejected.push({
-              event,
-              reason: `its id ${JSON.stringify(event.id.slice(0, 80))} is not a UUID (8-4-4-4-12 hex): PostHog refuses a request holding an event whose uuid does not parse, and the FeatBit id is the only dedupe key`
-            })
-            continue
-          }
-          const mapped = eventFields(fields?.(event))
-          const json = JSON.stringify(renderEvent(config, event, mapped))
-          const bytes = Buffer.byteLength(json)
-          if (bytes > maxEventBytes) {
-            rejected.push({
-              event,
-              reason: `its PostHog event is ${bytes} bytes${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the limit of ${maxEventBytes} bytes per event (PostHog discards events over 1 MB)`
-            })
-            continue
-          }
-          items.push({ json, bytes, event })
-        }
-        const requests = chunkRequests(items, config.maxEventsPerRequest, config.maxBytesPerRequest, envelopeBytes).map(
+        const { groups, rejected } = serializeEvents(events, {
+          refuse: (event) =>
+            isUuid(event.id)
+              ? undefined
+              : `its id ${JSON.stringify(event.id.slice(0, 80))} is not a UUID (8-4-4-4-12 hex): PostHog refuses a request holding an event whose uuid does not parse, and the FeatBit id is the only dedupe key`,
+          render: (event) => {
+            const mapped = eventFields(fields?.(event))
+            return { json: JSON.stringify(renderEvent(config, event, mapped)), mapped }
+          },
+          tooLarge: (bytes, mapped) =>
+            `its PostHog event is ${bytes} bytes${mapped === undefined ? "" : ` (with its ${mappedNames(mapped)} from sink.map)`}, over the limit of ${maxEventBytes} bytes per event (PostHog discards events over 1 MB)`,
+          maxEventBytes,
+          maxEventsPerRequest: config.maxEventsPerRequest,
+          maxBytesPerRequest: config.maxBytesPerRequest,
+          envelopeBytes
+        })
+        const requests = groups.map(
           (group): Request => ({ items: group, done: false, rejected: [] })
         )
         return { requests, rejected }
