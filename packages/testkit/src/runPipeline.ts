@@ -1,7 +1,9 @@
-import { CheckpointStore, DeadLetter, Pipeline, type RetryPolicy, type Sink, type Source } from "@featbit-export/core"
+import { CheckpointStore, DeadLetter, type FeatBitRow, Pipeline, type RetryPolicy, type Sink, type Source } from "@featbit-export/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { expect } from "vitest"
+import { makeMemorySource } from "./MemorySource.js"
 
 /** A retry policy with tiny waits, so tests of retries take milliseconds. */
 export const fastRetry: RetryPolicy = { initialDelay: Duration.millis(1), maxDelay: Duration.millis(5), maxRetries: 5 }
@@ -55,3 +57,24 @@ export const runOnce = (
   options: Partial<Pipeline.PipelineOptions> = {}
 ): Effect.Effect<Pipeline.PipelineSummary, import("@featbit-export/core").PipelineError> =>
   Pipeline.run(testPipelineOptions(source, sink, options)).pipe(Effect.provide(stores.layer))
+
+/**
+ * The faulted-export tests of the HTTP sinks: `rows` from memory into `sink` in batches of 2,000, retried up
+ * to 40 times 1-5 ms apart (the faults are the receiver's, the waits only slow the test), checked to have
+ * exported every row with no dead letter. `label` (the fault seed) names a failing run.
+ */
+export const exportThroughFaults = (
+  rows: ReadonlyArray<FeatBitRow>,
+  sink: Sink,
+  label: string
+): Effect.Effect<Pipeline.PipelineSummary, import("@featbit-export/core").PipelineError> =>
+  Effect.gen(function* () {
+    const stores = makeTestStores()
+    const summary = yield* runOnce(makeMemorySource(rows), sink, stores, {
+      batchSize: 2_000,
+      retry: { initialDelay: Duration.millis(1), maxDelay: Duration.millis(5), maxRetries: 40 }
+    })
+    expect(summary.exported, label).toBe(rows.length)
+    expect(stores.deadLetters, label).toEqual([])
+    return summary
+  })
