@@ -153,9 +153,10 @@ const credentialsOf = (authorization: string, body: string): Array<{ secret: str
 /**
  * An HTTP endpoint no one should trust: every request is answered `status` with a text body that quotes its
  * Authorization header, the credentials in it and in the body's key fields (in every form of `encodings`),
- * and the body itself, as a misbehaving proxy or an API's "invalid key: ..." answer does.
+ * and the body itself, as a misbehaving proxy or an API's "invalid key: ..." answer does. With `shape`, the
+ * quote is put in the destination's own refusal of single events (so that it lands in dead letters).
  */
-export const startHttpEcho = async (status: number): Promise<HttpEcho> => {
+export const startHttpEcho = async (status: number, shape?: (quote: string, body: unknown) => string): Promise<HttpEcho> => {
   const http = await import("node:http")
   const zlib = await import("node:zlib")
   let requests = 0
@@ -169,8 +170,19 @@ export const startHttpEcho = async (status: number): Promise<HttpEcho> => {
       const body = (req.headers["content-encoding"] === "gzip" ? zlib.gunzipSync(raw) : raw).toString("utf8")
       const authorization = req.headers.authorization ?? ""
       const quotes = credentialsOf(authorization, body).map(({ secret, user }) => quoteEveryForm(secret, user))
-      res.writeHead(status, { "content-type": "text/plain" })
-      res.end([`refused; you sent Authorization: ${authorization}`, ...quotes, `body: ${body}`].join("\n"))
+      const quote = [`refused; you sent Authorization: ${authorization}`, ...quotes, `body: ${body}`].join("\n")
+      if (shape === undefined) {
+        res.writeHead(status, { "content-type": "text/plain" })
+        return void res.end(quote)
+      }
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(body)
+      } catch {
+        parsed = undefined
+      }
+      res.writeHead(status, { "content-type": "application/json" })
+      res.end(shape(quote, parsed))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))

@@ -355,10 +355,20 @@ ${FAST_RETRY}  - name: eh-sas
    * An analytics sink's file with two pipelines, one into an endpoint that refuses with 400 (the events' fault:
    * dead letters quote the answer) and one into an endpoint that refuses with 401, both quoting the request.
    */
-  const analyticsEchoes = async (sink: (url: string) => string, env: Record<string, string>, secrets: ReadonlyArray<{ secret: string; user?: string }>) => {
+  const analyticsEchoes = async (
+    sink: (url: string) => string,
+    env: Record<string, string>,
+    secrets: ReadonlyArray<{ secret: string; user?: string }>,
+    /**
+     * The destination's 400 refusing the first event of a request, its reason being the echo's quote, and
+     * how many of the 8 events it leaves dead-lettered.
+     */
+    refuseFirst?: { readonly answer: (quote: string, body: unknown) => string; readonly letters: number }
+  ) => {
     const refusing = await startHttpEcho(400)
     const unauthorized = await startHttpEcho(401)
-    closers.push(refusing.close, unauthorized.close)
+    const listing = refuseFirst === undefined ? undefined : await startHttpEcho(400, refuseFirst.answer)
+    closers.push(refusing.close, unauthorized.close, ...(listing === undefined ? [] : [listing.close]))
     const dir = tempDir()
     const file = writeFile(
       dir,
@@ -371,7 +381,15 @@ ${FAST_RETRY}  - name: eh-sas
 ${FAST_RETRY}  - name: unauthorized
     source: { type: generate, count: 8, seed: 6 }
     sink: ${sink(unauthorized.url)}
+${FAST_RETRY}${
+        listing === undefined
+          ? ""
+          : `  - name: listed
+    source: { type: generate, count: 8, seed: 7 }
+    sink: ${sink(listing.url)}
+    deadLetters: { max: 100 }
 ${FAST_RETRY}`
+      }`
     )
     const printed = await everyCommand(dir, file, env)
     expectNoLeak(dir, printed, secrets)
@@ -381,12 +399,25 @@ ${FAST_RETRY}`
     expect(unauthorized.requests()).toBeGreaterThan(0)
     // The echo's "plain: <secret>" line came through, its secret replaced by a marker.
     expect(all(printed)).toMatch(/plain: (\[redacted\]|<redacted>|\*\*\*)/)
+    if (listing !== undefined) {
+      // The events refused one by one, each dead letter quoting the echo with the secret scrubbed.
+      const letters = filesUnder(dir).filter((f) => f.name.endsWith("listed.dead-letter.ndjson"))
+      expect(letters.length).toBe(hasScript ? 2 : 1)
+      expect(letters[0]!.text.trim().split("\n").length).toBe(refuseFirst!.letters)
+      expect(letters[0]!.text).toMatch(/plain: (\[redacted\]|<redacted>|\*\*\*)/)
+    }
     return { dir, printed }
   }
 
   it("amplitude: the api key, sent in the body, against endpoints that quote it back", async () => {
     const apiKey = canary("amplitude")
-    await analyticsEchoes((url) => `{ type: amplitude, apiKey: "\${AMPLITUDE_API_KEY}", endpoint: "${url}" }`, { AMPLITUDE_API_KEY: apiKey }, [{ secret: apiKey }])
+    await analyticsEchoes(
+      (url) => `{ type: amplitude, apiKey: "\${AMPLITUDE_API_KEY}", endpoint: "${url}" }`,
+      { AMPLITUDE_API_KEY: apiKey },
+      [{ secret: apiKey }],
+      // The unlisted events are sent again (a 400 ingests nothing), so each is refused in turn: 8 letters.
+      { answer: (quote) => JSON.stringify({ code: 400, error: quote, events_with_invalid_fields: { user_id: [0] } }), letters: 8 }
+    )
   })
 
   it("mixpanel: a service account's secret and a project secret, sent as Basic credentials, against endpoints that quote them back", async () => {
@@ -396,7 +427,21 @@ ${FAST_RETRY}`
     await analyticsEchoes(
       (url) => `{ type: mixpanel, serviceAccount: { username: ${user}, secret: "\${MP_SA_SECRET}" }, projectId: "4242", endpoint: "${url}" }`,
       { MP_SA_SECRET: secret },
-      [{ secret, user }]
+      [{ secret, user }],
+      // Strict /import stores the records it does not list: one letter for the one request of 8.
+      {
+        answer: (quote, body) => {
+          const first = (Array.isArray(body) ? body[0] : undefined) as { properties?: { $insert_id?: string } } | undefined
+          return JSON.stringify({
+            code: 400,
+            error: "some data points in the request failed validation",
+            num_records_imported: 7,
+            status: "failure",
+            failed_records: [{ index: 0, $insert_id: first?.properties?.$insert_id, field: "properties.time", message: quote }]
+          })
+        },
+        letters: 1
+      }
     )
     await analyticsEchoes((url) => `{ type: mixpanel, projectSecret: "\${MP_PROJECT_SECRET}", endpoint: "${url}" }`, { MP_PROJECT_SECRET: projectSecret }, [
       { secret: projectSecret }
